@@ -1,0 +1,152 @@
+"""The ``benchbox`` command line. Tables go to stdout; progress and messages to stderr."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from .errors import BenchboxError
+from .params import parse_assignment, split_entries
+from .plugins import get_plugins
+
+err = Console(stderr=True, highlight=False)
+
+
+class BenchboxGroup(click.Group):
+    """Turns user mistakes (BenchboxError) into a one-line message and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BenchboxError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=BenchboxGroup)
+@click.version_option(package_name="benchbox-ad", prog_name="benchbox")
+def main():
+    """Benchmark unsupervised anomaly detection in medical images."""
+
+
+def _int_list(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+
+
+@main.command()
+@click.option("--methods", "methods", default=None,
+              help="Comma list of methods, each optionally with inline parameters: "
+                   "'ae,salad[ssl=none]'. Default: every registered method.")
+@click.option("--dataset", "--datasets", "datasets", default="synthetic", show_default=True,
+              help="Comma list of datasets.")
+@click.option("--seeds", default="0,1,2", show_default=True, callback=_int_list, help="Comma list of integer seeds.")
+@click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Where result files are written (and read for resume).")
+@click.option("--image-size", type=int, default=None, help="Square image size (default: the dataset's, else 64).")
+@click.option("--epochs", type=int, default=None, help="Training epochs (default: the dataset's, else the method's).")
+@click.option("--batch-size", type=int, default=None, help="Mini-batch size (default: the method's, 64).")
+@click.option("--data-root", type=click.Path(), default=None, help="Root folder of the dataset on disk.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Preprocessed-image cache (default: $BENCHBOX_CACHE_DIR or ~/.cache/benchbox).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--param", "params", multiple=True, metavar="NAME.KEY=VALUE",
+              help="Parameter of a method or dataset, e.g. --param salad.ssl=none. Repeatable.")
+@click.option("--force", is_flag=True, help="Recompute cells whose results already exist.")
+def run(methods, datasets, seeds, results_dir, image_size, epochs, batch_size, data_root, cache_dir,
+        device, params, force):
+    """Run the grid methods × datasets × seeds; finished cells are skipped on re-run."""
+    from .progress import RichProgress
+    from .runner import plan, run_grid
+    from .store import ResultStore
+    from .tables import render
+
+    plugins = get_plugins()
+    entries = split_entries(methods) if methods else plugins.methods.names()
+    cells = plan(plugins, entries, split_entries(datasets), seeds, image_size=image_size, epochs=epochs,
+                 batch_size=batch_size, device=device, overrides=[parse_assignment(p) for p in params],
+                 data_root=data_root, cache_dir=cache_dir)
+    store = ResultStore(results_dir)
+    _check_writable(Path(results_dir))
+    summary = run_grid(cells, plugins, store, force=force, progress=RichProgress(err))
+    err.print(f"{len(summary.done)} run, {len(summary.skipped)} already done, "
+              f"{len(summary.failed)} failed; results in {results_dir}")
+    keys = {c.key for c in cells}
+    records = [r for r in store.records()[0] if r["key"] in keys]
+    click.echo(render(records))
+    for cell, record in summary.failed:
+        err.print(f"[red]{record['status']}[/red] {cell.label} · {cell.dataset} · seed {cell.seed}: {record.get('error')}")
+    if summary.failed:
+        sys.exit(1)
+
+
+def _check_writable(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise click.ClickException(f"--results-dir {path}: cannot write there ({error.strerror})") from None
+
+
+@main.command()
+@click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "std", "latex"]), default="markdown",
+              show_default=True, help="markdown: Table I; std: Table II; csv: numeric mean/std/n.")
+@click.option("--threshold", type=click.Choice(["test_best_f1", "val_best_f1"]), default="test_best_f1",
+              show_default=True, help="How the F1/ACC/SEN/SPE threshold was chosen.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+def table(results_dir, fmt, threshold, output):
+    """Aggregate the results directory into a table (mean ± std over seeds)."""
+    from .store import ResultStore
+    from .tables import render, seed_warnings
+
+    if not Path(results_dir).is_dir():
+        raise click.ClickException(f"--results-dir {results_dir}: no such directory")
+    records, problems = ResultStore(results_dir).records()
+    for problem in problems:
+        err.print(f"[yellow]skipped[/yellow] {problem}")
+    for warning in seed_warnings(records):
+        err.print(f"[yellow]warning[/yellow] {warning}")
+    text = render(records, fmt, threshold)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+def methods():
+    """List the registered methods, their plugin and parameters."""
+    plugins = get_plugins()
+    for name in plugins.methods.names():
+        cls = plugins.methods.get(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        params = ", ".join(f"{k}={v}" for k, v in cls.param_defaults().items())
+        click.echo(f"{name}\t{plugins.methods.provider(name)}\t{doc}\n    params: {params}")
+
+
+@main.command()
+def datasets():
+    """List the registered datasets, where each looks for data and whether it was found."""
+    plugins = get_plugins()
+    for name in plugins.datasets.names():
+        cls = plugins.datasets.get(name)
+        where, found = cls().location()
+        click.echo(f"{name}\t{'found' if found else 'not found'}\t{where}\t[{plugins.datasets.provider(name)}]")
+
+
+@main.command()
+def plugins():
+    """List the loaded plugins and what each provides."""
+    for name, dist, version, methods_, datasets_ in get_plugins().plugin_table():
+        provides = ", ".join([*(f"method {m}" for m in methods_), *(f"dataset {d}" for d in datasets_)])
+        click.echo(f"{name}\t{dist} {version}\t{provides or '(nothing)'}")

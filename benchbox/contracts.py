@@ -1,0 +1,132 @@
+"""The two contracts every plugin fulfils: :class:`Method` and :class:`Dataset`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar
+
+import numpy as np
+import torch
+
+from . import params as _params
+
+
+@dataclass
+class ImageSet:
+    """Images of one split, one channel, uint8, N×1×S×S, with labels and provenance.
+
+    ``labels``: 0 normal, 1 anomalous. ``classes``: the class name of each image (e.g.
+    NORMAL, CNV). ``ids``: each image's path relative to the dataset root (bare names
+    collide in the published datasets).
+    """
+
+    images: torch.Tensor
+    labels: np.ndarray
+    classes: list[str]
+    ids: list[str]
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = len(self.images)
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 1:
+            raise ValueError(f"images must be uint8 N×1×H×W, got {self.images.dtype} {tuple(self.images.shape)}")
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if not (len(self.labels) == len(self.classes) == len(self.ids) == n):
+            raise ValueError("images, labels, classes and ids must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, index) -> "ImageSet":
+        index = np.asarray(index, dtype=np.int64)
+        return ImageSet(
+            self.images[torch.from_numpy(index)],
+            self.labels[index],
+            [self.classes[i] for i in index],
+            [self.ids[i] for i in index],
+        )
+
+    def file_list_hash(self) -> str:
+        """Hash of (id, class) pairs: equal hashes mean the same test set."""
+        payload = json.dumps(sorted(zip(self.ids, self.classes)), separators=(",", ":"))
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def class_counts(self) -> dict[str, int]:
+        names, counts = np.unique(np.asarray(self.classes, dtype=object), return_counts=True)
+        return {str(n): int(c) for n, c in zip(names, counts)}
+
+
+class Configurable:
+    """Keyword parameters declared in ``params`` (with defaults), stored as attributes."""
+
+    name: ClassVar[str] = ""
+    params: ClassVar[dict] = {}
+    choices: ClassVar[dict] = {}
+
+    def __init__(self, **kwargs):
+        for key, value in _params.resolve(self.name or type(self).__name__, type(self), kwargs).items():
+            setattr(self, key, value)
+
+    @classmethod
+    def param_defaults(cls) -> dict:
+        return _params.declared_params(cls)
+
+    def get_params(self) -> dict:
+        return {key: getattr(self, key) for key in self.param_defaults()}
+
+
+class Method(Configurable):
+    """An anomaly-detection method: learns from normal images, scores any images.
+
+    Subclasses set ``name`` and ``params`` and implement :meth:`fit` and :meth:`score`.
+    ``__init__`` only stores parameters; learned state lives in attributes ending in ``_``.
+    The runner sets ``seed`` and, when declared, ``epochs``, ``batch_size`` and ``device``.
+    """
+
+    params = {"seed": 0}
+
+    def fit(self, train: ImageSet, *, on_epoch: Callable | None = None) -> "Method":
+        """Learn from ``train`` (normal images only). ``on_epoch(epoch, epochs, losses)``
+        may be called after each epoch for progress. Returns ``self``."""
+        raise NotImplementedError
+
+    def score(self, images: torch.Tensor) -> np.ndarray:
+        """Anomaly score per image (uint8 N×1×S×S): shape (N,), higher = more anomalous."""
+        raise NotImplementedError
+
+
+class Dataset(Configurable):
+    """A dataset: images of the ``train`` split (normal only), ``test`` and optionally ``val``.
+
+    ``data_root`` is where the data lives (not a parameter: moving the data does not change
+    results); ``env_var`` names the environment variable that can point to it.
+    """
+
+    env_var: ClassVar[str | None] = None
+    #: Small defaults for quick runs; None means the suite-wide defaults.
+    default_image_size: ClassVar[int | None] = None
+    default_epochs: ClassVar[int | None] = None
+    default_batch_size: ClassVar[int | None] = None
+    published: ClassVar[str] = ""
+
+    def __init__(self, data_root=None, cache_dir=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_root = data_root
+        self.cache_dir = cache_dir
+
+    def splits(self) -> list[str]:
+        """Splits this dataset can load, e.g. ``["train", "test", "val"]``."""
+        return ["train", "test"]
+
+    def load(self, split: str, image_size: int) -> ImageSet:
+        raise NotImplementedError
+
+    def location(self) -> tuple[str, bool]:
+        """Where the data is looked for, and whether it was found there."""
+        return ("(generated in memory)", True)
+
+    def provenance(self) -> dict:
+        """What a result must record to reproduce the splits (e.g. dev-protocol file lists)."""
+        return {}

@@ -1,0 +1,150 @@
+"""Plugin discovery: built-ins and entry-point plugins register through the same hooks."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from dataclasses import dataclass
+
+import pluggy
+
+from . import hookspecs
+from .errors import BenchboxError, UnknownName
+
+ENTRY_POINT_GROUP = "benchbox"
+BUILTIN_PLUGINS = ("benchbox.methods", "benchbox.datasets")
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Who provided a registered class: plugin name, distribution and version."""
+
+    plugin: str
+    distribution: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.plugin} ({self.distribution} {self.version})"
+
+
+class Registry:
+    """Name -> class, refusing a second class under a name already taken."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._items: dict[str, tuple[type, Provider]] = {}
+
+    def add(self, cls: type, provider: Provider) -> None:
+        name = getattr(cls, "name", "")
+        if not isinstance(name, str) or not name:
+            raise BenchboxError(f"{provider} registered a {self.kind} class {cls.__qualname__} without a name")
+        if name in self._items:
+            _, first = self._items[name]
+            raise BenchboxError(
+                f"duplicate {self.kind} name {name!r}: provided by {first} and by {provider}"
+            )
+        self._items[name] = (cls, provider)
+
+    def get(self, name: str) -> type:
+        if name not in self._items:
+            raise UnknownName(
+                f"unknown {self.kind} {name!r}; known {self.kind}s: {', '.join(self.names())}"
+            )
+        return self._items[name][0]
+
+    def provider(self, name: str) -> Provider:
+        self.get(name)
+        return self._items[name][1]
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._items
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Plugins:
+    """The plugin manager and the two registries built from it."""
+
+    def __init__(self, load_entry_points: bool = True):
+        self.pm = pluggy.PluginManager("benchbox")
+        self.pm.add_hookspecs(hookspecs)
+        self._dists: dict[str, tuple[str, str]] = {}
+        for module_name in BUILTIN_PLUGINS:
+            module = importlib.import_module(module_name)
+            self.pm.register(module, name=module_name)
+            self._dists[module_name] = ("benchbox-ad", _version("benchbox-ad"))
+        # Entry points can be switched off (BENCHBOX_NO_ENTRY_POINTS=1) to isolate a run.
+        if load_entry_points and not os.environ.get("BENCHBOX_NO_ENTRY_POINTS"):
+            self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            for plugin, dist in self.pm.list_plugin_distinfo():
+                name = self.pm.get_name(plugin)
+                self._dists[name] = (dist.metadata["name"], dist.version)
+        self._methods: Registry | None = None
+        self._datasets: Registry | None = None
+
+    def register(self, plugin, name: str, distribution: str = "(in-process)", version: str = "") -> None:
+        """Register a plugin object by hand (tests, notebooks)."""
+        self.pm.register(plugin, name=name)
+        self._dists[name] = (distribution, version)
+        self._methods = self._datasets = None
+
+    def unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+        self._methods = self._datasets = None
+
+    def _build(self, hook, kind: str) -> Registry:
+        registry = Registry(kind)
+        for impl in hook.get_hookimpls():
+            dist, version = self._dists.get(impl.plugin_name, ("unknown", "unknown"))
+            provider = Provider(impl.plugin_name, dist, version)
+            impl.function(register=lambda cls, p=provider: registry.add(cls, p))
+        return registry
+
+    @property
+    def methods(self) -> Registry:
+        if self._methods is None:
+            self._methods = self._build(self.pm.hook.benchbox_register_methods, "method")
+        return self._methods
+
+    @property
+    def datasets(self) -> Registry:
+        if self._datasets is None:
+            self._datasets = self._build(self.pm.hook.benchbox_register_datasets, "dataset")
+        return self._datasets
+
+    def plugin_table(self) -> list[tuple[str, str, str, list[str], list[str]]]:
+        """(plugin, distribution, version, methods, datasets) per plugin."""
+        rows = []
+        for name in sorted(self._dists):
+            if self.pm.get_plugin(name) is None:
+                continue
+            dist, version = self._dists[name]
+            methods = [m for m in self.methods.names() if self.methods.provider(m).plugin == name]
+            datasets = [d for d in self.datasets.names() if self.datasets.provider(d).plugin == name]
+            rows.append((name, dist, version, methods, datasets))
+        return rows
+
+
+_plugins: Plugins | None = None
+
+
+def get_plugins() -> Plugins:
+    """The process-wide plugin manager, loaded on first use."""
+    global _plugins
+    if _plugins is None:
+        _plugins = Plugins()
+    return _plugins
+
+
+def reset_plugins() -> None:
+    """Forget the loaded plugins (tests that install a plugin mid-session)."""
+    global _plugins
+    _plugins = None

@@ -1,0 +1,92 @@
+"""The result store: one JSON file per grid cell, written atomically.
+
+``<results>/<dataset>/<label>__seed<k>__<key>.json`` where ``key`` hashes everything that
+defines the experiment. A file exists only once complete (temp file + fsync + rename), so
+a run killed at any moment never leaves a half-written result that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+SCHEMA = 1
+REQUIRED = ("schema", "status", "key", "label", "method", "dataset", "seed")
+STATUSES = ("ok", "failed", "diverged")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of a row label."""
+    return re.sub(r"[^A-Za-z0-9_.=,-]+", "_", text).strip("_")[:120]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class ResultStore:
+    def __init__(self, root):
+        self.root = Path(root)
+
+    def path(self, dataset: str, label: str, seed: int, key: str) -> Path:
+        return self.root / slug(dataset) / f"{slug(label)}__seed{seed}__{key[:12]}.json"
+
+    def read(self, path: Path) -> dict:
+        """A record, or ValueError saying why the file is not one."""
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: not a readable result file ({error})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}: not a result record (top level is not an object)")
+        missing = [k for k in REQUIRED if k not in record]
+        if missing:
+            raise ValueError(f"{path}: not a result record (missing {', '.join(missing)})")
+        if record["status"] not in STATUSES:
+            raise ValueError(f"{path}: unknown status {record['status']!r}")
+        if record["status"] == "ok":
+            metrics = record.get("metrics")
+            if not isinstance(metrics, dict) or not isinstance(metrics.get("auroc"), (int, float)):
+                raise ValueError(f"{path}: status ok but no numeric metrics.auroc")
+        return record
+
+    def status(self, path: Path) -> str | None:
+        """'ok', 'failed', 'diverged', or None when absent or unreadable (recomputed)."""
+        if not path.exists():
+            return None
+        try:
+            return self.read(path)["status"]
+        except ValueError:
+            return None
+
+    def write(self, path: Path, record: dict) -> None:
+        atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+    def records(self) -> tuple[list[dict], list[str]]:
+        """Every valid record under the root, and a message per file that is not one."""
+        records, problems = [], []
+        if not self.root.exists():
+            return records, problems
+        for path in sorted(self.root.rglob("*__seed*__*.json")):
+            if any(part.startswith(".") for part in path.relative_to(self.root).parts):
+                continue
+            try:
+                record = self.read(path)
+            except ValueError as error:
+                problems.append(str(error))
+                continue
+            record["_path"] = str(path)
+            records.append(record)
+        return records, problems

@@ -1,0 +1,141 @@
+"""Tables from result records: mean ± sample std (ddof=1) over seeds, with n.
+
+Layouts: ``markdown`` (Table I of the SALAD paper: methods as rows, per dataset the
+metric columns), ``csv`` (numeric mean/std/n columns, long format), ``std`` (Table II:
+standard deviations only) and ``latex`` (booktabs, best mean per column in bold).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .metrics import PROTOCOLS
+
+METRICS = ("auroc", "f1", "acc", "sen", "spe", "auprc")
+HEADERS = {"auroc": "AUC", "f1": "F1", "acc": "ACC", "sen": "SEN", "spe": "SPE", "auprc": "AUPRC"}
+PERCENT = {"f1", "acc", "sen", "spe"}  # shown in % like the paper
+#: The paper's row order (Table I); other methods follow alphabetically.
+PAPER_ORDER = ("ae", "vae", "fanogan", "ganomaly", "ssim_ae", "salad")
+
+
+def frame(records: list[dict], protocol: str = "test_best_f1") -> pd.DataFrame:
+    """One row per record: dataset, method label, seed, status and the metrics."""
+    rows = []
+    for r in records:
+        row = {"dataset": r["dataset"], "method": r["label"], "base": r["method"], "seed": r["seed"],
+               "status": r["status"], "requested": len(r.get("seeds_requested") or [r["seed"]])}
+        if r["status"] == "ok":
+            thresholded = r["metrics"].get("thresholds", {}).get(protocol, {})
+            row["auroc"] = r["metrics"]["auroc"]
+            row["auprc"] = r["metrics"].get("auprc", math.nan)
+            for m in ("f1", "acc", "sen", "spe"):
+                row[m] = thresholded.get(m, math.nan)
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=["dataset", "method", "base", "seed", "status", "requested", *METRICS])
+    return df.drop_duplicates(["dataset", "method", "seed"], keep="last")
+
+
+def aggregate(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std (ddof=1) and n of each metric per (dataset, method), plus failures."""
+    if df.empty:
+        return pd.DataFrame()
+    ok = df[df.status == "ok"]
+    grouped = ok.groupby(["dataset", "method"])[list(METRICS)]
+    out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std"))
+    counts = df.groupby(["dataset", "method"]).agg(
+        n=("status", lambda s: int((s == "ok").sum())),
+        n_failed=("status", lambda s: int((s != "ok").sum())),
+        requested=("requested", "max"),
+        base=("base", "first"),
+    )
+    out = counts.join(out, how="left").reset_index()
+    order = {name: i for i, name in enumerate(PAPER_ORDER)}
+    out["_order"] = out.base.map(lambda b: order.get(b, len(order)))
+    return out.sort_values(["dataset", "_order", "method"]).drop(columns="_order").reset_index(drop=True)
+
+
+def _fmt(metric: str, mean: float, std: float, n: int) -> str:
+    if n == 0 or pd.isna(mean):
+        return "–"
+    scale, digits = (100.0, 2) if metric in PERCENT else (1.0, 4)
+    text = f"{mean * scale:.{digits}f}"
+    return text + (f" ± {std * scale:.{digits}f}" if n > 1 and not pd.isna(std) else "")
+
+
+def _n_cell(row) -> str:
+    text = f"{row.n}"
+    if row.n < row.requested:
+        text += f"/{row.requested}"
+    if row.n_failed:
+        text += f" ({row.n_failed} failed)"
+    return text
+
+
+def wide(agg: pd.DataFrame, metrics=METRICS, std_only: bool = False) -> pd.DataFrame:
+    """Methods as rows; for each dataset its metric columns and n."""
+    datasets = list(dict.fromkeys(agg.dataset))
+    methods = list(dict.fromkeys(agg.method))
+    table = pd.DataFrame(index=pd.Index(methods, name="Method"))
+    for ds in datasets:
+        sub = agg[agg.dataset == ds].set_index("method")
+        for m in metrics:
+            col = f"{ds} {HEADERS[m]}" if len(datasets) > 1 else HEADERS[m]
+            if std_only:
+                scale, digits = (100.0, 2) if m in PERCENT else (1.0, 4)
+                values = sub[f"{m}_std"].map(lambda v: "–" if pd.isna(v) else f"{v * scale:.{digits}f}")
+            else:
+                values = sub.apply(lambda r: _fmt(m, r[f"{m}_mean"], r[f"{m}_std"], r.n), axis=1)
+            table[col] = values
+        table[f"{ds} n" if len(datasets) > 1 else "n"] = sub.apply(_n_cell, axis=1)
+    return table.fillna("–")
+
+
+def footnote(protocol: str) -> str:
+    return (f"Mean ± sample std (ddof=1) over seeds; n = runs averaged (n/requested where seeds are "
+            f"missing). AUC/AUPRC threshold-free; F1, ACC, SEN, SPE in % at the {protocol} threshold: "
+            f"{PROTOCOLS[protocol]}.")
+
+
+def render(records: list[dict], fmt: str = "markdown", protocol: str = "test_best_f1") -> str:
+    agg = aggregate(frame(records, protocol))
+    if agg.empty:
+        return "no results\n"
+    if fmt == "csv":
+        cols = ["dataset", "method", "n", "n_failed", "requested"]
+        cols += [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+        return agg[cols].to_csv(index=False, float_format="%.6g")
+    if fmt == "std":
+        return wide(agg, std_only=True).to_markdown(disable_numparse=True) + "\n\nSample std (ddof=1) over seeds (Table II layout).\n"
+    if fmt == "latex":
+        return latex(agg)
+    return wide(agg).to_markdown(disable_numparse=True) + "\n\n" + footnote(protocol) + "\n"
+
+
+def latex(agg: pd.DataFrame) -> str:
+    """booktabs table, best mean per column in bold."""
+    table = wide(agg)
+    multi = agg.dataset.nunique() > 1
+    for ds in dict.fromkeys(agg.dataset):
+        sub = agg[agg.dataset == ds].set_index("method")
+        for m in METRICS:
+            if sub[f"{m}_mean"].notna().any():
+                best = sub[f"{m}_mean"].idxmax()
+                col = f"{ds} {HEADERS[m]}" if multi else HEADERS[m]
+                table.loc[best, col] = r"\textbf{" + table.loc[best, col] + "}"
+
+    def cell(text) -> str:
+        return str(text).replace("±", r"$\pm$").replace("_", r"\_").replace("%", r"\%")
+
+    lines = [r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule",
+             " & ".join(["Method", *map(cell, table.columns)]) + r" \\", r"\midrule"]
+    lines += [" & ".join([cell(name), *map(cell, row)]) + r" \\" for name, row in table.iterrows()]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def seed_warnings(records: list[dict]) -> list[str]:
+    agg = aggregate(frame(records))
+    return [f"{r.method} on {r.dataset}: {r.n} of {r.requested} requested seeds finished"
+            for r in agg.itertuples() if r.n < r.requested]

@@ -1,0 +1,11 @@
+"""Built-in dataset plugins, registered through the same hook as third-party ones."""
+
+from benchbox.hookspecs import hookimpl
+
+
+@hookimpl
+def benchbox_register_datasets(register):
+    from .synthetic import Synthetic
+
+    for cls in (Synthetic,):
+        register(cls)

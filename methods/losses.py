@@ -1,0 +1,46 @@
+"""Losses shared by several methods: SSIM (Wang et al. 2004) for images in [-1, 1]."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+
+#: Images live in [-1, 1]: the dynamic range L of SSIM's constants is 2.
+DYNAMIC_RANGE = 2.0
+K1, K2 = 0.01, 0.03
+
+
+@functools.lru_cache(maxsize=16)
+def _gaussian_window(size: int, sigma: float, device: str, dtype: torch.dtype) -> torch.Tensor:
+    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    g = (g / g.sum()).to(dtype)
+    return (g[:, None] * g[None, :]).view(1, 1, size, size).to(device)
+
+
+def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Local SSIM (eq. 5) with a Gaussian window, 'valid' positions only: N×1×h×w.
+
+    The window shrinks to the image for images smaller than ``window`` (odd sizes only).
+    """
+    window = min(window, x.shape[-1] - (1 - x.shape[-1] % 2))
+    w = _gaussian_window(window, sigma, str(x.device), x.dtype)
+    c1 = (K1 * DYNAMIC_RANGE) ** 2
+    c2 = (K2 * DYNAMIC_RANGE) ** 2
+    # One convolution over the five moments instead of five convolutions.
+    stacked = torch.cat([x, y, x * x, y * y, x * y], dim=1)
+    n, ch = x.shape[0], x.shape[1]
+    moments = F.conv2d(stacked.view(n * 5 * ch, 1, *x.shape[-2:]), w).view(n, 5, ch, *(
+        s - window + 1 for s in x.shape[-2:]))
+    mu_x, mu_y, xx, yy, xy = moments.unbind(1)
+    var_x = xx - mu_x * mu_x
+    var_y = yy - mu_y * mu_y
+    cov = xy - mu_x * mu_y
+    return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11) -> torch.Tensor:
+    """Mean SSIM per image: shape (N,)."""
+    return ssim_map(x, y, window).flatten(1).mean(1)

@@ -1,0 +1,41 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchbox.plugins import Plugins
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_SRC = ROOT / "tests" / "plugins" / "benchbox-mean-intensity"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def plugins():
+    """Built-ins only: tests do not depend on what else is installed."""
+    return Plugins(load_entry_points=False)
+
+
+@pytest.fixture
+def fake_install(tmp_path, monkeypatch):
+    """Make the example plugin discoverable through its entry point, as ``pip install``
+    would, by putting its source and a .dist-info folder on sys.path (no network, no pip)."""
+    site = tmp_path / "site"
+    info = site / "benchbox_mean_intensity-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: benchbox-mean-intensity\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[benchbox]\nmean_intensity = benchbox_mean_intensity\n")
+    monkeypatch.syspath_prepend(str(PLUGIN_SRC))
+    monkeypatch.syspath_prepend(str(site))
+    paths = [str(site), str(PLUGIN_SRC), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+    yield site
+    sys.modules.pop("benchbox_mean_intensity", None)
+
+
+def run_cli(*args, cwd=None, env=None, timeout=600):
+    """Run ``benchbox`` as a user would, in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "benchbox", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)

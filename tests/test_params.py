@@ -1,0 +1,52 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from benchbox.errors import ParamError
+from benchbox.params import coerce, label, parse_assignment, parse_entry, split_entries
+
+
+def test_parse_entry_plain_and_inline():
+    assert parse_entry("ae") == ("ae", {})
+    assert parse_entry("salad[score=image, ssl=none]") == ("salad", {"score": "image", "ssl": "none"})
+
+
+@pytest.mark.parametrize("bad", ["salad[ssl=]", "salad[x=1", "salad[]", "salad[=1]", "salad[a]",
+                                 "salad[a=1,a=2]", "sa lad", "[a=1]", "salad[a=1]]"])
+def test_malformed_entries_name_the_entry(bad):
+    with pytest.raises(ParamError) as info:
+        parse_entry(bad)
+    assert "malformed" in str(info.value) or "twice" in str(info.value)
+
+
+def test_split_entries_keeps_brackets_together():
+    assert split_entries("ae,salad[a=1,b=2], vae") == ["ae", "salad[a=1,b=2]", "vae"]
+    with pytest.raises(ParamError):
+        split_entries("ae,,vae")
+
+
+def test_parse_assignment():
+    assert parse_assignment("salad.ssl=none") == ("salad", "ssl", "none")
+    for bad in ("salad=1", "salad.=1", "salad.ssl=", ".ssl=1"):
+        with pytest.raises(ParamError, match="NAME.KEY=VALUE"):
+            parse_assignment(bad)
+
+
+def test_coerce_by_type_of_default():
+    assert coerce("m", "k", "3", 1) == 3
+    assert coerce("m", "k", "0.5", 1.0) == 0.5
+    assert coerce("m", "k", 2, 1.0) == 2.0
+    assert coerce("m", "k", "yes", False) is True
+    with pytest.raises(ParamError, match="m: parameter 'k' expects int"):
+        coerce("m", "k", "three", 1)
+    with pytest.raises(ParamError, match="must be one of a, b"):
+        coerce("m", "k", "c", "a", ("a", "b"))
+
+
+_key = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
+_value = st.from_regex(r"[A-Za-z0-9_.\-]{1,8}", fullmatch=True)
+
+
+@given(st.dictionaries(_key, _value, max_size=5))
+def test_label_round_trips_through_the_parser(params):
+    assert parse_entry(label("salad", params)) == ("salad", params)

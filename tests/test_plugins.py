@@ -1,0 +1,62 @@
+import pytest
+
+import benchbox
+from benchbox.errors import BenchboxError, UnknownName
+from benchbox.plugins import Plugins
+
+from .conftest import run_cli
+
+
+class Plugin:
+    """A throw-away in-process plugin."""
+
+    def __init__(self, *classes):
+        self.classes = classes
+
+    @benchbox.hookimpl
+    def benchbox_register_methods(self, register):
+        for cls in self.classes:
+            register(cls)
+
+
+class Other(benchbox.Method):
+    name = "ae"  # clashes with the built-in
+
+
+def test_builtins_register_through_the_hooks(plugins):
+    assert {"ae", "vae", "ssim_ae", "fanogan", "ganomaly", "salad"} <= set(plugins.methods.names())
+    assert "synthetic" in plugins.datasets.names()
+    provider = plugins.methods.provider("ae")
+    assert provider.plugin == "benchbox.methods" and provider.distribution == "benchbox-ad"
+
+
+def test_unknown_name_lists_known(plugins):
+    with pytest.raises(UnknownName, match="known methods: .*ae"):
+        plugins.methods.get("nope")
+
+
+def test_duplicate_name_names_both_providers(plugins):
+    plugins.register(Plugin(Other), name="clash-plugin", distribution="clash-dist", version="9")
+    with pytest.raises(BenchboxError) as info:
+        plugins.methods.names()
+    assert "benchbox.methods" in str(info.value) and "clash-plugin (clash-dist 9)" in str(info.value)
+
+
+def test_entry_point_plugin_is_discovered(fake_install):
+    plugins = Plugins()
+    assert "mean_intensity" in plugins.methods.names()
+    provider = plugins.methods.provider("mean_intensity")
+    assert (provider.distribution, provider.version) == ("benchbox-mean-intensity", "0.1.0")
+
+
+def test_entry_point_plugin_in_cli_and_table(fake_install, tmp_path):
+    listing = run_cli("methods")
+    assert listing.returncode == 0, listing.stderr
+    assert "mean_intensity" in listing.stdout and "benchbox-mean-intensity" in listing.stdout
+    run = run_cli("run", "--methods", "mean_intensity", "--seeds", "0,1",
+                  "--results-dir", str(tmp_path / "r"), "--param", "synthetic.n_train=64",
+                  "--param", "synthetic.n_test=32")
+    assert run.returncode == 0, run.stderr
+    assert "| mean_intensity" in run.stdout
+    plugins_listing = run_cli("plugins")
+    assert "mean_intensity" in plugins_listing.stdout and "benchbox.methods" in plugins_listing.stdout

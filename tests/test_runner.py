@@ -1,0 +1,106 @@
+import json
+
+import numpy as np
+import pytest
+
+import benchbox
+from benchbox.runner import plan, run_grid
+from benchbox.store import ResultStore
+
+from .test_plugins import Plugin
+
+SMALL = [("synthetic", "n_train", "48"), ("synthetic", "n_test", "24"), ("synthetic", "n_val", "8")]
+
+
+class Broken(benchbox.Method):
+    name = "broken"
+
+    def fit(self, train, *, on_epoch=None):
+        raise RuntimeError("boom on purpose")
+
+
+class Constant(benchbox.Method):
+    """Counts its fits, to show what the runner skips."""
+
+    name = "constant"
+    fits = 0
+
+    def fit(self, train, *, on_epoch=None):
+        type(self).fits += 1
+        return self
+
+    def score(self, images):
+        return images.float().mean(dim=(1, 2, 3)).numpy()
+
+
+@pytest.fixture
+def grid_plugins(plugins):
+    Constant.fits = 0
+    plugins.register(Plugin(Broken, Constant), name="test-methods")
+    return plugins
+
+
+def test_resume_skips_done_and_recomputes_only_deleted(grid_plugins, tmp_path):
+    store = ResultStore(tmp_path)
+    cells = plan(grid_plugins, ["constant"], ["synthetic"], [0, 1, 2], overrides=SMALL)
+    first = run_grid(cells, grid_plugins, store)
+    assert len(first.done) == 3 and Constant.fits == 3
+    second = run_grid(cells, grid_plugins, store)
+    assert len(second.skipped) == 3 and not second.done and Constant.fits == 3
+    victim = store.path("synthetic", "constant", 1, cells[1].key)
+    victim.unlink()
+    third = run_grid(cells, grid_plugins, store)
+    assert [c.seed for c, _ in third.done] == [1] and Constant.fits == 4
+    forced = run_grid(cells, grid_plugins, store, force=True)
+    assert len(forced.done) == 3
+
+
+def test_failed_cell_is_recorded_and_grid_continues(grid_plugins, tmp_path):
+    store = ResultStore(tmp_path)
+    cells = plan(grid_plugins, ["broken", "constant"], ["synthetic"], [0], overrides=SMALL)
+    summary = run_grid(cells, grid_plugins, store)
+    assert len(summary.failed) == 1 and len(summary.done) == 1
+    record = json.loads(store.path("synthetic", "broken", 0, cells[0].key).read_text())
+    assert record["status"] == "failed" and "boom on purpose" in record["error"]
+    again = run_grid(cells, grid_plugins, store)  # failed cells are retried, done ones not
+    assert [c.label for c, _ in again.failed] == ["broken"] and len(again.skipped) == 1
+
+
+def test_record_holds_config_scores_and_provenance(grid_plugins, tmp_path):
+    store = ResultStore(tmp_path)
+    cells = plan(grid_plugins, ["constant"], ["synthetic"], [3], overrides=SMALL, image_size=32)
+    run_grid(cells, grid_plugins, store)
+    (record,), problems = store.records()
+    assert not problems
+    assert record["image_size"] == 32 and record["seed"] == 3 and record["dataset_params"]["n_test"] == 24
+    assert record["versions"]["plugin"]["name"] == "test-methods"
+    assert len(record["scores"]["scores"]) == record["test_set"]["n"] == 24
+    assert set(record["scores"]["classes"]) == {"NORMAL", "DRUSEN", "FLUID"}
+    assert len(record["test_set"]["hash"]) == 64
+    assert "val_best_f1" in record["metrics"]["thresholds"]
+    labels, scores = np.array(record["scores"]["labels"]), np.array(record["scores"]["scores"])
+    from benchbox.metrics import evaluate
+    assert evaluate(labels, scores)["auroc"] == record["metrics"]["auroc"]
+
+
+def test_inline_params_make_distinct_rows_and_keys(plugins):
+    cells = plan(plugins, ["ae", "ae[latent_dim=16]"], ["synthetic"], [0], overrides=SMALL)
+    assert [c.label for c in cells] == ["ae", "ae[latent_dim=16]"]
+    assert cells[0].key != cells[1].key and cells[1].method_params["latent_dim"] == 16
+
+
+def test_same_experiment_spelled_twice_is_refused(plugins):
+    from benchbox.errors import ParamError
+    with pytest.raises(ParamError, match="same experiment"):
+        plan(plugins, ["ae", "ae[latent_dim=128]"], ["synthetic"], [0])
+
+
+def test_corrupt_result_is_reported_and_skipped(grid_plugins, tmp_path):
+    store = ResultStore(tmp_path)
+    cells = plan(grid_plugins, ["constant"], ["synthetic"], [0, 1], overrides=SMALL)
+    run_grid(cells, grid_plugins, store)
+    path = store.path("synthetic", "constant", 0, cells[0].key)
+    path.write_text(path.read_text()[:100])
+    records, problems = store.records()
+    assert len(records) == 1 and len(problems) == 1 and str(path) in problems[0]
+    assert len(run_grid(cells, grid_plugins, store).done) == 1  # the corrupt one is recomputed

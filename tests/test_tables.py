@@ -1,0 +1,52 @@
+import math
+
+import pytest
+
+from benchbox.tables import render
+
+
+def record(method, seed, auroc, f1, dataset="oct", status="ok"):
+    r = {"schema": 1, "status": status, "key": f"{method}{seed}", "label": method, "method": method,
+         "dataset": dataset, "seed": seed, "seeds_requested": [0, 1, 2]}
+    if status == "ok":
+        r["metrics"] = {"auroc": auroc, "auprc": auroc,
+                        "thresholds": {"test_best_f1": {"f1": f1, "acc": 0.5, "sen": 0.9, "spe": 0.1}}}
+    return r
+
+
+RECORDS = [record("ae", 0, 0.70, 0.80), record("ae", 1, 0.80, 0.90), record("ae", 2, 0.90, 0.85),
+           record("salad", 0, 0.95, 0.93), record("salad", 1, 0.97, 0.94),
+           record("salad", 2, None, None, status="failed")]
+
+
+def test_markdown_mean_std_ddof1_and_n():
+    text = render(RECORDS)
+    ae_row = next(line for line in text.splitlines() if line.startswith("| ae"))
+    assert "0.8000 ± 0.1000" in ae_row  # std of .7,.8,.9 with ddof=1 is 0.1
+    assert "85.00 ± 5.00" in ae_row  # F1 in %
+    salad_row = next(line for line in text.splitlines() if line.startswith("| salad"))
+    assert f"0.9600 ± {math.sqrt(2e-4):.4f}" in salad_row
+    assert "2/3 (1 failed)" in salad_row
+    assert text.index("| ae") < text.index("| salad")  # paper order
+    assert "ddof=1" in text
+
+
+def test_csv_is_numeric():
+    import io
+
+    import pandas as pd
+    df = pd.read_csv(io.StringIO(render(RECORDS, "csv")))
+    ae = df[df.method == "ae"].iloc[0]
+    assert ae.auroc_mean == pytest.approx(0.8) and ae.auroc_std == pytest.approx(0.1) and ae.n == 3
+
+
+def test_std_layout_and_latex():
+    assert "0.1000" in render(RECORDS, "std")
+    latex = render(RECORDS, "latex")
+    assert r"\toprule" in latex and r"\textbf{0.9600 $\pm$" in latex
+
+
+def test_two_datasets_side_by_side():
+    text = render(RECORDS + [record("ae", 0, 0.6, 0.7, dataset="chest")])
+    header = text.splitlines()[0]
+    assert "oct AUC" in header and "chest AUC" in header

@@ -58,16 +58,38 @@ def _int_list(ctx, param, value):
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--param", "params", multiple=True, metavar="NAME.KEY=VALUE",
               help="Parameter of a method or dataset, e.g. --param salad.ssl=none. Repeatable.")
+@click.option("--grid", "grid_name", default=None,
+              help="A named grid of method entries (table1, table3, table4, table5 or one of --grid-file).")
+@click.option("--preset", "preset_name", default=None,
+              help="A named protocol (paper, cpu): image size, epochs, batch size, seeds. Explicit options win.")
+@click.option("--grid-file", type=click.Path(dir_okay=False), default=None,
+              help="TOML file of grids and presets (default: the built-in benchbox/grids.toml).")
 @click.option("--force", is_flag=True, help="Recompute cells whose results already exist.")
-def run(methods, datasets, seeds, results_dir, image_size, epochs, batch_size, data_root, cache_dir,
-        device, params, force):
+@click.pass_context
+def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_size, data_root, cache_dir,
+        device, params, grid_name, preset_name, grid_file, force):
     """Run the grid methods × datasets × seeds; finished cells are skipped on re-run."""
+    from . import grids
     from .progress import RichProgress
     from .runner import plan, run_grid
     from .store import ResultStore
     from .tables import render
 
     plugins = get_plugins()
+    if grid_name or preset_name:
+        config = grids.load(grid_file)
+        if grid_name and methods:
+            raise click.UsageError("give either --methods or --grid, not both")
+        if grid_name:
+            methods = ",".join(grids.grid(config, grid_name))
+        if preset_name:
+            values = grids.preset(config, preset_name)
+            explicit = {name for name in ("seeds", "image_size", "epochs", "batch_size")
+                        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+            seeds = seeds if "seeds" in explicit else values.get("seeds", seeds)
+            image_size = image_size if "image_size" in explicit else values.get("image_size", image_size)
+            epochs = epochs if "epochs" in explicit else values.get("epochs", epochs)
+            batch_size = batch_size if "batch_size" in explicit else values.get("batch_size", batch_size)
     entries = split_entries(methods) if methods else plugins.methods.names()
     cells = plan(plugins, entries, split_entries(datasets), seeds, image_size=image_size, epochs=epochs,
                  batch_size=batch_size, device=device, overrides=[parse_assignment(p) for p in params],

@@ -66,15 +66,18 @@ class Configurable:
     choices: ClassVar[dict] = {}
 
     def __init__(self, **kwargs):
-        for key, value in _params.resolve(self.name or type(self).__name__, type(self), kwargs).items():
-            setattr(self, key, value)
+        self._params = _params.resolve(self.name or type(self).__name__, type(self), kwargs)
+        for key, value in self._params.items():
+            # A parameter named like a method (SALAD's ``score``) lives in _params only.
+            if not callable(getattr(type(self), key, None)):
+                setattr(self, key, value)
 
     @classmethod
     def param_defaults(cls) -> dict:
         return _params.declared_params(cls)
 
     def get_params(self) -> dict:
-        return {key: getattr(self, key) for key in self.param_defaults()}
+        return dict(self._params)
 
 
 class Method(Configurable):

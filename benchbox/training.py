@@ -99,31 +99,45 @@ class TorchMethod(Method):
         self.optimizers_: list[torch.optim.Optimizer] = []
         self.build(self.image_size_)
         self.nets_.to(self.device_)
-        factor = paper_lr_lambda(self.epochs) if self.lr_schedule == "paper" else (lambda e: 1.0)
-        self.schedulers_ = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in self.optimizers_]
         data = train.images.to(self.device_)
+        self.order_ = torch.Generator().manual_seed(self.seed)
+        phases = self.phases()
+        for index, phase in enumerate(phases):
+            self.phase_ = phase
+            self.start_phase(phase)
+            self._run_epochs(data, on_epoch, offset=index * self.epochs, total=len(phases) * self.epochs)
+        return self
+
+    def phases(self) -> list:
+        """Training phases run one after another, ``epochs`` each (f-AnoGAN has two)."""
+        return [None]
+
+    def start_phase(self, phase) -> None:
+        """Called before each phase: e.g. freeze networks, replace ``self.optimizers_``."""
+
+    def _run_epochs(self, data: torch.Tensor, on_epoch, offset: int, total: int) -> None:
+        factor = paper_lr_lambda(self.epochs) if self.lr_schedule == "paper" else (lambda e: 1.0)
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in self.optimizers_]
         n = len(data)
-        order = torch.Generator().manual_seed(self.seed)
         for epoch in range(1, self.epochs + 1):
             self.nets_.train()
             sums: dict[str, torch.Tensor] = {}
             steps = 0
-            perm = torch.randperm(n, generator=order).to(self.device_)
+            perm = torch.randperm(n, generator=self.order_).to(self.device_)
             for start in range(0, n, self.batch_size):
                 x = to_unit(data[perm[start:start + self.batch_size]])
                 for key, value in self.train_step(x).items():
                     sums[key] = sums[key] + value if key in sums else value.clone()
                 steps += 1
-            for scheduler in self.schedulers_:
+            for scheduler in schedulers:
                 scheduler.step()
             # One host sync per epoch: the sums are NaN/inf iff some step was.
             losses = {k: float(v) / steps for k, v in sums.items()}
             for key, value in losses.items():
                 if not math.isfinite(value):
-                    raise Diverged(epoch, key)
+                    raise Diverged(offset + epoch, key)
             if on_epoch is not None:
-                on_epoch(epoch, self.epochs, losses)
-        return self
+                on_epoch(offset + epoch, total, losses)
 
     @torch.inference_mode()
     def score(self, images: torch.Tensor) -> np.ndarray:

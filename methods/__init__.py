@@ -6,6 +6,11 @@ from benchbox.hookspecs import hookimpl
 @hookimpl
 def benchbox_register_methods(register):
     from .ae.method import AE
+    from .fanogan.method import FAnoGANMethod
+    from .ganomaly.method import GANomaly
+    from .salad.method import SALAD
+    from .ssim_ae.method import SSIMAE
+    from .vae.method import VAE
 
-    for cls in (AE,):
+    for cls in (AE, VAE, FAnoGANMethod, GANomaly, SSIMAE, SALAD):
         register(cls)

@@ -1,0 +1,83 @@
+"""f-AnoGAN: a WGAN-GP first, then an encoder trained with izi_f (image + critic-feature
+residuals) against the frozen GAN; score = ‖x − G(E(x))‖² / n + κ ‖f(x) − f(G(E(x)))‖² / n_f."""
+
+import torch
+
+from benchbox.training import TorchMethod
+
+from ..backbone import BackboneParams
+from .model import FAnoGAN
+
+
+class FAnoGANMethod(BackboneParams, TorchMethod):
+    """f-AnoGAN (Schlegl et al. 2019): WGAN-GP, then izi_f encoder training."""
+
+    name = "fanogan"
+    params = {"kappa": 1.0, "n_critic": 5, "gp_weight": 10.0}
+
+    def phases(self):
+        return ["gan", "encoder"]
+
+    def build(self, image_size):
+        self.nets_["fanogan"] = net = FAnoGAN(image_size, self.latent_dim, self.width, self.max_width)
+        # WGAN-GP's Adam betas (0, 0.9); the LR is the suite's 2e-4.
+        self.opt_g_ = self.adam(net.generator, betas=(0.0, 0.9))
+        self.opt_d_ = self.adam(net.critic, betas=(0.0, 0.9))
+        self.step_ = 0
+
+    def _sample(self, n):
+        return torch.rand(n, self.latent_dim, device=self.device_) * 2 - 1
+
+    def train_step(self, x):
+        net = self.nets_["fanogan"]
+        if self.phase_ == "encoder":
+            return self._encoder_step(net, x)
+        fake = net.generator(self._sample(len(x))).detach()
+        alpha = torch.rand(len(x), 1, 1, 1, device=x.device)
+        mixed = (alpha * x + (1 - alpha) * fake).requires_grad_(True)
+        grad, = torch.autograd.grad(net.critic(mixed).sum(), mixed, create_graph=True)
+        penalty = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+        wasserstein = net.critic(fake).mean() - net.critic(x).mean()
+        loss_d = wasserstein + self.gp_weight * penalty
+        self.opt_d_.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d_.step()
+        losses = {"critic": loss_d.detach(), "gp": penalty.detach()}
+        self.step_ += 1
+        if self.step_ % self.n_critic == 0:  # one generator step per n_critic critic steps
+            loss_g = -net.critic(net.generator(self._sample(len(x)))).mean()
+            self.opt_g_.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g_.step()
+        return losses
+
+    def start_phase(self, phase):
+        if phase == "encoder":  # izi_f training: G and the critic stay frozen
+            net = self.nets_["fanogan"]
+            net.generator.requires_grad_(False)
+            net.critic.requires_grad_(False)
+            self.optimizers_ = []
+            self.opt_e_ = self.adam(net.encoder)
+
+    def _encoder_step(self, net, x):
+        loss = self._izi_f(net, x).mean()
+        self.opt_e_.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_e_.step()
+        return {"izi_f": loss.detach()}
+
+    def _izi_f(self, net, x):
+        recon = net.generator(net.encode(x))
+        image = (recon - x).pow(2).flatten(1).mean(1)
+        features = (net.critic.features(recon) - net.critic.features(x)).pow(2).flatten(1).mean(1)
+        return image + self.kappa * features
+
+    def reconstruct(self, x):
+        net = self.nets_["fanogan"]
+        return net.generator(net.encode(x))
+
+    def embed(self, x):
+        return self.nets_["fanogan"].encode(x)
+
+    def score_batch(self, x):
+        return self._izi_f(self.nets_["fanogan"], x)

@@ -1,0 +1,55 @@
+"""GANomaly: adversarial (feature matching) + contextual L1 + encoder L2 losses with weights
+w_adv = 1, w_con = 50, w_enc = 1; score = mean (z − ẑ)² over the latent dimensions."""
+
+import torch
+import torch.nn.functional as F
+
+from benchbox.training import TorchMethod
+
+from ..backbone import BackboneParams, init_weights
+from .model import Discriminator, GANomalyGenerator
+
+
+class GANomaly(BackboneParams, TorchMethod):
+    """GANomaly (Akcay et al. 2018): encoder–decoder–encoder with latent-distance score."""
+
+    name = "ganomaly"
+    params = {"w_adv": 1.0, "w_con": 50.0, "w_enc": 1.0}
+
+    def build(self, image_size):
+        self.nets_["generator"] = GANomalyGenerator(image_size, self.latent_dim, self.width, self.max_width)
+        self.nets_["discriminator"] = Discriminator(image_size, self.width, self.max_width)
+        self.opt_g_ = self.adam(self.nets_["generator"])
+        self.opt_d_ = self.adam(self.nets_["discriminator"])
+
+    def train_step(self, x):
+        gen, disc = self.nets_["generator"], self.nets_["discriminator"]
+        recon, z, z_hat = gen(x)
+        adv = (disc.features(x).detach() - disc.features(recon)).pow(2).mean()
+        con = (recon - x).abs().mean()
+        enc = (z - z_hat).pow(2).mean()
+        loss_g = self.w_adv * adv + self.w_con * con + self.w_enc * enc
+        self.opt_g_.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g_.step()
+
+        real, fake = disc(x), disc(recon.detach())
+        loss_d = 0.5 * (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                        + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        self.opt_d_.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d_.step()
+        # As in the reference implementation: a collapsed discriminator is re-initialised.
+        if loss_d.detach() < 1e-5:
+            init_weights(disc)
+        return {"adv": adv.detach(), "con": con.detach(), "enc": enc.detach(), "d": loss_d.detach()}
+
+    def reconstruct(self, x):
+        return self.nets_["generator"](x)[0]
+
+    def embed(self, x):
+        return self.nets_["generator"].encoder1(x)
+
+    def score_batch(self, x):
+        _, z, z_hat = self.nets_["generator"](x)
+        return (z - z_hat).pow(2).mean(1)

@@ -95,7 +95,10 @@ def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds
         dataset = make_dataset(plugins, dataset_name, by_target.get(dataset_name, {}), data_root, cache_dir)
         where, found = dataset.location()
         if not found:
-            raise DataError(f"dataset {dataset_name!r}: no data found at {where}")
+            layout = getattr(dataset, "layout", "")
+            raise DataError(f"dataset {dataset_name!r}: no data found at {where}."
+                            + (f" Expected layout: {layout}." if layout else "")
+                            + (f" Published: {dataset.published}." if dataset.published else ""))
         size = image_size or dataset.default_image_size or DEFAULT_IMAGE_SIZE
         for name, inline in parsed:
             cls = plugins.methods.get(name)

@@ -5,7 +5,9 @@ from benchbox.hookspecs import hookimpl
 
 @hookimpl
 def benchbox_register_datasets(register):
+    from .folder import OCT, ChestXray, FolderDataset
+    from .medmnist import MedMNIST
     from .synthetic import Synthetic
 
-    for cls in (Synthetic,):
+    for cls in (Synthetic, OCT, ChestXray, MedMNIST, FolderDataset):
         register(cls)

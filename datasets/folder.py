@@ -1,0 +1,194 @@
+"""Image-folder datasets: ``ROOT/<split>/<class>/*.jpeg`` — any folder, and the Kermany
+OCT2017 and chest X-ray layouts of the SALAD paper (Section IV-A).
+
+Train = the normal class of ``train``; test = everything in ``test``, anomalous unless
+normal, with class names kept (Table VI). Without a ``test`` folder, the *dev protocol*
+carves one out of ``train``: a fixed share of the normal images (``dev_holdout``, chosen
+with ``split_seed``, the same for every run seed) is held out, never trained on, and joined
+with all anomalous ``train`` images. The file lists are recorded with every result.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchbox.contracts import Dataset, ImageSet
+from benchbox.errors import DataError, ParamError
+
+from .imagefiles import list_images, load_cached
+
+
+def _child(folder: Path, name: str) -> Path | None:
+    """The sub-folder of ``folder`` called ``name``, ignoring case."""
+    if not folder.is_dir():
+        return None
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir() and entry.name.lower() == name.lower():
+            return entry
+    return None
+
+
+class FolderDataset(Dataset):
+    """Any ``ROOT/<split>/<class>/`` tree of images; ``normal_class`` names the normal folder."""
+
+    name = "folder"
+    env_var = "BENCHBOX_FOLDER_ROOT"
+    params = {"normal_class": "NORMAL", "dev_holdout": 0.2, "split_seed": 0, "skip_bad": False}
+    layout = "ROOT/{train,test[,val]}/<class>/*.{jpeg,jpg,png,...}, the normal class a folder named like --param folder.normal_class"
+    published = "your own data"
+    #: Subfolders of the given root tried in turn (OCT2017 zips unpack into one).
+    root_aliases: tuple[str, ...] = ()
+
+    def root(self) -> Path | None:
+        given = self.data_root or (os.environ.get(self.env_var) if self.env_var else None)
+        if not given:
+            return None
+        base = Path(given).expanduser()
+        for candidate in [base, *(base / a for a in self.root_aliases)]:
+            if _child(candidate, "train") is not None:
+                return candidate
+        return base
+
+    def location(self):
+        root = self.root()
+        if root is None:
+            return (f"nowhere: give --data-root or set ${self.env_var}", False)
+        found = _child(root, "train") is not None
+        return (str(root) if found else f"{root} (no train/ folder there)", found)
+
+    def missing(self, what: str) -> DataError:
+        return DataError(f"dataset {self.name!r}: {what}. Expected layout: {self.layout}. "
+                         f"Published: {self.published}.")
+
+    def _root(self) -> Path:
+        root = self.root()
+        if root is None or not root.is_dir():
+            raise self.missing(f"data root {root or '(not given)'} does not exist")
+        return root
+
+    def splits(self):
+        root = self.root()
+        present = ["train", "test"]
+        if root is not None and _child(root, "val") is not None and self.val_is_separate():
+            present.append("val")
+        return present
+
+    def val_is_separate(self) -> bool:
+        return True
+
+    def is_normal(self, class_name: str) -> bool:
+        return class_name.lower() == self.normal_class.lower()
+
+    def class_folders(self, split_dir: Path) -> list[Path]:
+        folders = [p for p in sorted(split_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+        if not folders:
+            raise self.missing(f"{split_dir} has no class folders")
+        return folders
+
+    def files(self, split: str) -> list[tuple[Path, str]]:
+        """(path, class name) of every image of a split on disk."""
+        split_dir = _child(self._root(), split)
+        if split_dir is None:
+            raise self.missing(f"no {split}/ folder in {self._root()}")
+        items = []
+        for folder in self.class_folders(split_dir):
+            images = list_images(folder)
+            if not images:
+                raise self.missing(f"class folder {folder} holds no images")
+            items += [(p, folder.name.upper()) for p in images]
+        return items
+
+    def train_extra(self) -> list[tuple[Path, str]]:
+        """Normal images added to training beyond train/ (chest X-ray: val/NORMAL)."""
+        return []
+
+    def dev_split(self) -> tuple[list, list]:
+        """(train items, test items) of the dev protocol, from train/ alone."""
+        if not 0.0 < self.dev_holdout < 1.0:
+            raise ParamError(f"{self.name}: dev_holdout must be in (0, 1), got {self.dev_holdout}")
+        items = self.files("train")
+        normal = [it for it in items if self.is_normal(it[1])]
+        anomalous = [it for it in items if not self.is_normal(it[1])]
+        order = np.random.default_rng(self.split_seed).permutation(len(normal))
+        n_held = max(1, int(round(len(normal) * self.dev_holdout)))
+        held = sorted(order[:n_held].tolist())
+        kept = sorted(order[n_held:].tolist())
+        return [normal[i] for i in kept], [normal[i] for i in held] + anomalous
+
+    def protocol(self) -> str:
+        return "official" if _child(self._root(), "test") is not None else "dev"
+
+    def items(self, split: str) -> list[tuple[Path, str]]:
+        if split == "val":
+            return self.files("val")
+        if self.protocol() == "official":
+            items = self.files(split)
+            if split == "train":
+                items = [it for it in items if self.is_normal(it[1])]
+        else:
+            train, test = self.dev_split()
+            items = train if split == "train" else test
+        if split == "train":
+            items = items + self.train_extra()
+            if not items:
+                raise self.missing(f"no normal training images (normal class {self.normal_class!r})")
+        return items
+
+    def load(self, split: str, image_size: int) -> ImageSet:
+        if split not in ("train", "test", "val"):
+            raise ParamError(f"{self.name}: no split {split!r}; splits: train, test, val")
+        root = self._root()
+        items = self.items(split)
+        images, kept = load_cached(root, [p for p, _ in items], image_size, self.cache_dir,
+                                   self.name, self.skip_bad)
+        items = [items[i] for i in kept]
+        classes = [c for _, c in items]
+        labels = np.array([0 if self.is_normal(c) else 1 for c in classes], dtype=np.int64)
+        ids = [p.relative_to(root).as_posix() for p, _ in items]
+        return ImageSet(torch.from_numpy(images).unsqueeze(1), labels, classes, ids)
+
+    def provenance(self) -> dict:
+        record = {"protocol": self.protocol()}
+        if record["protocol"] == "dev":
+            root = self._root()
+            train, _ = self.dev_split()
+            record.update(dev_holdout=self.dev_holdout, split_seed=self.split_seed,
+                          train_files=[p.relative_to(root).as_posix() for p, _ in train + self.train_extra()])
+        return record
+
+
+class OCT(FolderDataset):
+    """Kermany OCT2017 retinal B-scans: NORMAL vs CNV, DME, DRUSEN."""
+
+    name = "oct"
+    env_var = "BENCHBOX_OCT_ROOT"
+    params = {"normal_class": "NORMAL"}
+    root_aliases = ("OCT2017", "OCT2017 ")
+    layout = "ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}/*.jpeg (also ROOT/OCT2017/..., any case)"
+    published = "Kermany et al. 2018, Mendeley Data doi:10.17632/rscbjbr9sj"
+
+
+class ChestXray(FolderDataset):
+    """Kermany pediatric chest X-rays: NORMAL vs PNEUMONIA."""
+
+    name = "chest_xray"
+    env_var = "BENCHBOX_CHEST_XRAY_ROOT"
+    params = {"include_val_normals": True}
+    root_aliases = ("chest_xray",)
+    layout = "ROOT/{train,test[,val]}/{NORMAL,PNEUMONIA}/*.jpeg"
+    published = "Kermany et al. 2018, Mendeley Data doi:10.17632/rscbjbr9sj"
+
+    def val_is_separate(self) -> bool:
+        return not self.include_val_normals  # its normals are training images then
+
+    def train_extra(self):
+        if not self.include_val_normals:
+            return []
+        val = _child(self._root(), "val")
+        if val is None:
+            return []
+        return [it for it in self.files("val") if self.is_normal(it[1])]

@@ -50,3 +50,33 @@ def test_run_then_table_then_resume(cli):
     assert "0 run, 2 already done" in second.output
     table = cli("table", "--results-dir", "res", "--format", "csv")
     assert table.output.startswith("dataset,method,n") and "synthetic,ae,2" in table.output
+
+
+@pytest.mark.parametrize("grid, rows", [("table3", 4), ("table4", 4), ("table5", 3)])
+def test_paper_ablation_grids_run_end_to_end(cli, grid, rows):
+    result = cli("run", "--grid", grid, "--seeds", "0", "--epochs", "1", "--results-dir", "res",
+                 "--param", "synthetic.n_train=32", "--param", "synthetic.n_test=16",
+                 "--param", "salad.width=8", "--param", "salad.latent_dim=16")
+    assert result.exit_code == 0, result.output
+    table_rows = [line for line in result.output.splitlines() if line.startswith("| salad")]
+    assert len(table_rows) == rows
+
+
+def test_preset_values_and_explicit_override(cli):
+    from benchbox import grids
+    assert grids.preset(grids.load(), "paper") == {"image_size": 256, "epochs": 200, "batch_size": 64,
+                                                   "seeds": [0, 1, 2]}
+    result = cli("run", "--preset", "cpu", "--methods", "ae", "--seeds", "0", "--epochs", "1",
+                 "--image-size", "32", "--results-dir", "res", "--param", "synthetic.n_train=32",
+                 "--param", "synthetic.n_test=16")
+    assert result.exit_code == 0, result.output
+    import json
+    from pathlib import Path
+    (path,) = Path("res/synthetic").glob("*.json")
+    record = json.loads(path.read_text())
+    assert record["epochs"] == 1 and record["image_size"] == 32 and record["batch_size"] == 64
+
+
+def test_unknown_grid_lists_known(cli):
+    result = cli("run", "--grid", "table9")
+    assert result.exit_code != 0 and "unknown grid 'table9'" in result.output and "table3" in result.output

@@ -11,6 +11,8 @@ from .model import AutoEncoder
 
 
 class AE(BackboneParams, TorchMethod):
+    """Convolutional auto-encoder, L1 loss, reconstruction-error score."""
+
     name = "ae"
 
     def build(self, image_size):
@@ -26,6 +28,9 @@ class AE(BackboneParams, TorchMethod):
 
     def reconstruct(self, x):
         return self.nets_["ae"](x)
+
+    def embed(self, x):
+        return self.nets_["ae"].encoder(x)
 
     def score_batch(self, x):
         return (self.reconstruct(x) - x).abs().flatten(1).mean(1)

@@ -90,7 +90,13 @@ class FolderDataset(Dataset):
         return folders
 
     def files(self, split: str) -> list[tuple[Path, str]]:
-        """(path, class name) of every image of a split on disk."""
+        """(path, class name) of every image of a split on disk (listed once per instance)."""
+        listed = self.__dict__.setdefault("_listed", {})
+        if split not in listed:
+            listed[split] = self._list_split(split)
+        return listed[split]
+
+    def _list_split(self, split: str) -> list[tuple[Path, str]]:
         split_dir = _child(self._root(), split)
         if split_dir is None:
             raise self.missing(f"no {split}/ folder in {self._root()}")

@@ -32,11 +32,12 @@ def default_cache_dir() -> Path:
 def list_images(folder: Path) -> list[Path]:
     """Image files directly inside ``folder`` (no recursion, so no symlink loops), sorted."""
     try:
-        entries = sorted(folder.iterdir())
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries if Path(e.name).suffix.lower() in IMAGE_SUFFIXES
+                     and not e.name.startswith(".") and e.is_file()]
     except OSError as error:
         raise DataError(f"cannot list {folder}: {error.strerror}") from None
-    return [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-            and p.is_file()]
+    return [folder / name for name in sorted(names)]
 
 
 def to_gray_uint8(image: Image.Image) -> Image.Image:

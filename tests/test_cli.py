@@ -9,6 +9,8 @@ from benchbox.cli import main
 @pytest.fixture
 def cli(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCHBOX_NO_ENTRY_POINTS", "1")
+    for var in ("BENCHBOX_OCT_ROOT", "BENCHBOX_CHEST_XRAY_ROOT"):
+        monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
 
     def invoke(*args):
@@ -33,6 +35,9 @@ def cli(tmp_path, monkeypatch):
     (["run", "--methods", "ae", "--seeds", "0,x"], "expected comma-separated integers"),
     (["run", "--methods", "ae", "--device", "tpu"], "unknown device 'tpu'"),
     (["table", "--results-dir", "missing"], "--results-dir missing: no such directory"),
+    (["run", "--methods", "ae", "--dataset", "oct", "--data-root", "nowhere/oct"],
+     "nowhere/oct (no train/ folder there). Expected layout: ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}"),
+    (["run", "--methods", "ae", "--dataset", "chest_xray"], "give --data-root or set $BENCHBOX_CHEST_XRAY_ROOT"),
 ])
 def test_user_mistakes_are_explained(cli, args, expected):
     result = cli(*args)

@@ -49,7 +49,7 @@ def test_auroc_properties(data):
     scores = np.asarray(scores)
     auc = evaluate(labels, scores)["auroc"]
     assert 0.0 <= auc <= 1.0
-    assert evaluate(labels, np.cbrt(scores) * 5)["auroc"] == pytest.approx(auc)  # monotone
+    assert evaluate(labels, np.unique(scores, return_inverse=True)[1] ** 2 + 0.5)["auroc"] == pytest.approx(auc)  # monotone
     assert evaluate(labels, -scores)["auroc"] == pytest.approx(1 - auc)
     assert evaluate(labels, np.zeros_like(scores))["auroc"] == pytest.approx(0.5)  # all ties
 

@@ -71,12 +71,18 @@ def test_nonlinear_intensity_range_and_perturb_mixes():
     assert z.shape == x.shape and not torch.equal(z, x)
 
 
-def test_center_update_moves_towards_features():
-    method = SALAD(**SMALL, center_lr=0.5)
+def built(**params) -> SALAD:
+    """A SALAD whose networks exist (as ``fit`` builds them) but are untrained, at 32×32."""
+    method = SALAD(**SMALL, **params)
     method.nets_ = torch.nn.ModuleDict()
     method.optimizers_ = []
     method.device_ = torch.device("cpu")
     method.build(32)
+    return method
+
+
+def test_center_update_moves_towards_features():
+    method = built(center_lr=0.5)
     z = torch.ones(3, 8)
     method.update_center(z)
     # C ← C − λ Σ(C − z)/(1 + m) = 0 − 0.5 · (−3)/4
@@ -106,11 +112,7 @@ def test_ssl_switches_build_what_they_should():
     ({"ssl": "none"}, {"adv", "img", "fea", "ct"}, {"self"}),
 ])
 def test_losses_follow_switches(setting, present, absent):
-    method = SALAD(**SMALL, **setting)
-    method.nets_ = torch.nn.ModuleDict()
-    method.optimizers_ = []
-    method.device_ = torch.device("cpu")
-    method.build(32)
+    method = built(**setting)
     losses = method.train_step(images(4, 32))
     assert present <= set(losses) and not absent & set(losses)
 

@@ -1,6 +1,5 @@
 """VAE: L1 reconstruction + KL(q(z|x) ‖ N(0, I)); score = mean |x − D(μ(x))|."""
 
-import torch
 
 from benchbox.training import TorchMethod
 

@@ -12,7 +12,7 @@ from .errors import BenchboxError
 from .params import parse_assignment, split_entries
 from .plugins import get_plugins
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages never wrapped mid-path
 
 
 class BenchboxGroup(click.Group):
@@ -65,9 +65,13 @@ def _int_list(ctx, param, value):
 @click.option("--grid-file", type=click.Path(dir_okay=False), default=None,
               help="TOML file of grids and presets (default: the built-in benchbox/grids.toml).")
 @click.option("--force", is_flag=True, help="Recompute cells whose results already exist.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Save each run's training state every N epochs (and on SIGINT/SIGTERM) to resume it.")
+@click.option("--deterministic", is_flag=True,
+              help="Use PyTorch's deterministic algorithms (CUDA; CPU runs are deterministic anyway).")
 @click.pass_context
 def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_size, data_root, cache_dir,
-        device, params, grid_name, preset_name, grid_file, force):
+        device, params, grid_name, preset_name, grid_file, force, checkpoint_every, deterministic):
     """Run the grid methods × datasets × seeds; finished cells are skipped on re-run."""
     from . import grids
     from .progress import RichProgress
@@ -96,9 +100,22 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
                  data_root=data_root, cache_dir=cache_dir)
     store = ResultStore(results_dir)
     _check_writable(Path(results_dir))
-    summary = run_grid(cells, plugins, store, force=force, progress=RichProgress(err))
+    if deterministic:
+        _set_deterministic()
+    try:
+        summary = run_grid(cells, plugins, store, force=force, progress=RichProgress(err),
+                           checkpoint_every=checkpoint_every)
+    except KeyboardInterrupt as stop:
+        err.print(f"[yellow]interrupted[/yellow] ({stop or 'SIGINT'}); finished results are kept in "
+                  f"{results_dir}. Run the same command again to resume.")
+        sys.exit(130)
+    except OSError as error:
+        raise click.ClickException(f"cannot write results under {results_dir}: {error}; "
+                                   "finished results are kept") from None
     err.print(f"{len(summary.done)} run, {len(summary.skipped)} already done, "
-              f"{len(summary.failed)} failed; results in {results_dir}")
+              f"{len(summary.failed)} failed"
+              + (f", {len(summary.busy)} held by another running benchbox" if summary.busy else "")
+              + f"; results in {results_dir}")
     keys = {c.key for c in cells}
     records = [r for r in store.records()[0] if r["key"] in keys]
     click.echo(render(records))
@@ -106,6 +123,17 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
         err.print(f"[red]{record['status']}[/red] {cell.label} · {cell.dataset} · seed {cell.seed}: {record.get('error')}")
     if summary.failed:
         sys.exit(1)
+
+
+def _set_deterministic() -> None:
+    """Deterministic CUDA kernels (cuBLAS needs its workspace pinned before first use)."""
+    import os
+
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=False)
 
 
 def _check_writable(path: Path) -> None:

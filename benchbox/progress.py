@@ -41,6 +41,10 @@ class RichProgress(NullProgress):
     def end_cell(self, cell, record):
         self.bar.remove_task(self.run_task)
         self.bar.advance(self.grid_task)
+        if record is None:
+            self.console.print(f"{cell.label} · {cell.dataset} · seed {cell.seed}: skipped, "
+                               "another running benchbox holds it", highlight=False)
+            return
         status = record["status"]
         if status == "ok":
             message = f"AUROC {record['metrics']['auroc']:.4f}"

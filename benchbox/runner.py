@@ -157,8 +157,10 @@ def device_description(device: str) -> str:
     return f"cpu ({platform.machine()}, {platform.processor() or 'unknown'}, {torch.get_num_threads()} threads)"
 
 
-def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callable | None = None) -> dict:
-    """Train and score one cell. Method failures become a record, never an exception."""
+def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callable | None = None,
+                 checkpoint: tuple | None = None) -> dict:
+    """Train and score one cell. Method failures become a record, never an exception;
+    ``checkpoint`` = (path, every N epochs) for methods that can save their training state."""
     provider = plugins.methods.provider(cell.method)
     record = {
         "schema": SCHEMA, "key": cell.key, "label": cell.label, "method": cell.method,
@@ -188,6 +190,8 @@ def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callab
         record["test_set"] = {"n": len(test), "hash": test.file_list_hash(), "classes": test.class_counts()}
         record["split"] = data.dataset(cell).provenance()
         method = plugins.methods.get(cell.method)(**cell.method_params)
+        if checkpoint is not None and hasattr(method, "checkpoint_path"):
+            method.checkpoint_path, method.checkpoint_every = str(checkpoint[0]), checkpoint[1]
         start = time.perf_counter()
         method.fit(train, on_epoch=on_epoch)
         timings["fit_s"] = time.perf_counter() - start
@@ -221,14 +225,32 @@ def _checked_scores(method, images: ImageSet) -> np.ndarray:
     return scores
 
 
+def run_cell_locked(cell: Cell, plugins: Plugins, data: DataCache, store: ResultStore, *,
+                    force: bool, checkpoint_every: int, on_epoch=None) -> dict | None:
+    """Run one cell under its lock, resuming from its checkpoint; write and return its record.
+    None when another live process holds the cell or finished it meanwhile."""
+    path = store.path(cell.dataset, cell.label, cell.seed, cell.key)
+    with store.lock(path) as held:
+        if not held or (not force and store.status(path) == "ok"):
+            return None
+        checkpoint = store.checkpoint_path(path)
+        record = execute_cell(cell, plugins, data, on_epoch, checkpoint=(checkpoint, checkpoint_every))
+        store.write(path, record)
+        checkpoint.unlink(missing_ok=True)  # done (or failed for good): start afresh next time
+        return record
+
+
 class LocalExecutor:
     """Runs cells one after another in this process."""
 
-    def run(self, cells: list[Cell], plugins: Plugins, on_start, on_epoch, on_done) -> None:
+    def run(self, cells: list[Cell], plugins: Plugins, store: ResultStore, *, force: bool,
+            checkpoint_every: int, on_start, on_epoch, on_done) -> None:
         data = DataCache(plugins)
         for cell in cells:
             on_start(cell)
-            on_done(cell, execute_cell(cell, plugins, data, on_epoch=lambda *a, c=cell: on_epoch(c, *a)))
+            record = run_cell_locked(cell, plugins, data, store, force=force, checkpoint_every=checkpoint_every,
+                                     on_epoch=lambda *a, c=cell: on_epoch(c, *a))
+            on_done(cell, record)
 
 
 @dataclass
@@ -236,10 +258,11 @@ class GridSummary:
     done: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     failed: list = field(default_factory=list)
+    busy: list = field(default_factory=list)  # held by another live process
 
 
 def run_grid(cells: list[Cell], plugins: Plugins, store: ResultStore, *, force: bool = False,
-             executor=None, progress=None) -> GridSummary:
+             executor=None, progress=None, checkpoint_every: int = 1) -> GridSummary:
     """Run every cell whose result is not already in ``store`` (or all with ``force``)."""
     from .progress import NullProgress
 
@@ -255,10 +278,15 @@ def run_grid(cells: list[Cell], plugins: Plugins, store: ResultStore, *, force: 
     progress.start_grid(len(cells), len(summary.skipped))
 
     def on_done(cell, record):
-        store.write(store.path(cell.dataset, cell.label, cell.seed, cell.key), record)
-        (summary.done if record["status"] == "ok" else summary.failed).append((cell, record))
+        if record is None:
+            summary.busy.append(cell)
+        else:
+            (summary.done if record["status"] == "ok" else summary.failed).append((cell, record))
         progress.end_cell(cell, record)
 
-    (executor or LocalExecutor()).run(todo, plugins, progress.start_cell, progress.epoch, on_done)
-    progress.end_grid()
+    try:
+        (executor or LocalExecutor()).run(todo, plugins, store, force=force, checkpoint_every=checkpoint_every,
+                                          on_start=progress.start_cell, on_epoch=progress.epoch, on_done=on_done)
+    finally:
+        progress.end_grid()
     return summary

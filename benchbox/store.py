@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 SCHEMA = 1
@@ -90,3 +93,53 @@ class ResultStore:
             record["_path"] = str(path)
             records.append(record)
         return records, problems
+
+    # -- per-cell state beside the results -------------------------------------------------
+    def checkpoint_path(self, result: Path) -> Path:
+        return result.parent / ".checkpoints" / f"{result.stem}.pt"
+
+    @contextmanager
+    def lock(self, result: Path):
+        """Yields True if this process may run the cell, False if a live one already does.
+
+        The lock file holds host and pid; a lock whose process is gone (same host) is taken
+        over, so a killed run never blocks the cell forever. A lock from another host is
+        respected until removed by hand (``.locks/`` beside the results)."""
+        lock = result.parent / ".locks" / f"{result.stem}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if _stale(lock):
+                    lock.unlink(missing_ok=True)
+                    continue
+                yield False
+                return
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}, handle)
+            try:
+                yield True
+            finally:
+                lock.unlink(missing_ok=True)
+            return
+        yield False
+
+
+def _stale(lock: Path) -> bool:
+    try:
+        owner = json.loads(lock.read_text())
+    except (OSError, ValueError):  # being written, or left half-written by a kill
+        try:
+            return time.time() - lock.stat().st_mtime > 60
+        except OSError:
+            return True
+    if owner.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return False
+    return False

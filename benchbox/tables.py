@@ -46,7 +46,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std"))
     counts = df.groupby(["dataset", "method"]).agg(
         n=("status", lambda s: int((s == "ok").sum())),
-        n_failed=("status", lambda s: int((s != "ok").sum())),
+        n_failed=("status", lambda s: int((s == "failed").sum())),
+        n_diverged=("status", lambda s: int((s == "diverged").sum())),
         requested=("requested", "max"),
         base=("base", "first"),
     )
@@ -68,9 +69,8 @@ def _n_cell(row) -> str:
     text = f"{row.n}"
     if row.n < row.requested:
         text += f"/{row.requested}"
-    if row.n_failed:
-        text += f" ({row.n_failed} failed)"
-    return text
+    problems = [f"{count} {what}" for count, what in ((row.n_failed, "failed"), (row.n_diverged, "diverged")) if count]
+    return text + (f" ({', '.join(problems)})" if problems else "")
 
 
 def wide(agg: pd.DataFrame, metrics=METRICS, std_only: bool = False) -> pd.DataFrame:
@@ -103,7 +103,7 @@ def render(records: list[dict], fmt: str = "markdown", protocol: str = "test_bes
     if agg.empty:
         return "no results\n"
     if fmt == "csv":
-        cols = ["dataset", "method", "n", "n_failed", "requested"]
+        cols = ["dataset", "method", "n", "n_failed", "n_diverged", "requested"]
         cols += [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
         return agg[cols].to_csv(index=False, float_format="%.6g")
     if fmt == "std":

@@ -8,7 +8,12 @@ divergence checks live here once.
 from __future__ import annotations
 
 import math
+import os
 import random
+import signal
+import threading
+import warnings
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -17,6 +22,34 @@ from torch import nn
 
 from .contracts import ImageSet, Method
 from .errors import Diverged, ParamError
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped on SIGINT/SIGTERM after saving its state; re-running resumes it."""
+
+
+class _StopRequests:
+    """While active, SIGINT and SIGTERM only set ``requested``; the loop saves and stops at
+    the end of the current step. A second SIGINT interrupts at once."""
+
+    def __init__(self):
+        self.requested = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -101,11 +134,16 @@ class TorchMethod(Method):
         self.nets_.to(self.device_)
         data = train.images.to(self.device_)
         self.order_ = torch.Generator().manual_seed(self.seed)
+        resume = self._read_checkpoint()
         phases = self.phases()
-        for index, phase in enumerate(phases):
-            self.phase_ = phase
-            self.start_phase(phase)
-            self._run_epochs(data, on_epoch, offset=index * self.epochs, total=len(phases) * self.epochs)
+        with _StopRequests() as stop:
+            for index, phase in enumerate(phases):
+                self.phase_ = phase
+                self.start_phase(phase)
+                if resume is not None and index < resume["phase"]:
+                    continue  # finished before the checkpoint: only its set-up is replayed
+                self._run_epochs(data, on_epoch, index, len(phases), stop,
+                                 resume if resume is not None and index == resume["phase"] else None)
         return self
 
     def phases(self) -> list:
@@ -115,29 +153,99 @@ class TorchMethod(Method):
     def start_phase(self, phase) -> None:
         """Called before each phase: e.g. freeze networks, replace ``self.optimizers_``."""
 
-    def _run_epochs(self, data: torch.Tensor, on_epoch, offset: int, total: int) -> None:
+    def _run_epochs(self, data: torch.Tensor, on_epoch, phase: int, n_phases: int, stop, resume) -> None:
         factor = paper_lr_lambda(self.epochs) if self.lr_schedule == "paper" else (lambda e: 1.0)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in self.optimizers_]
         n = len(data)
-        for epoch in range(1, self.epochs + 1):
+        first_epoch, first_batch, perm, sums = 1, 0, None, {}
+        if resume is not None:
+            first_epoch, first_batch, perm, sums = self._restore(resume, schedulers)
+        offset, total = phase * self.epochs, n_phases * self.epochs
+        for epoch in range(first_epoch, self.epochs + 1):
             self.nets_.train()
-            sums: dict[str, torch.Tensor] = {}
-            steps = 0
-            perm = torch.randperm(n, generator=self.order_).to(self.device_)
-            for start in range(0, n, self.batch_size):
-                x = to_unit(data[perm[start:start + self.batch_size]])
+            if perm is None:
+                perm = torch.randperm(n, generator=self.order_).to(self.device_)
+            starts = list(range(0, n, self.batch_size))
+            for batch in range(first_batch, len(starts)):
+                x = to_unit(data[perm[starts[batch]:starts[batch] + self.batch_size]])
                 for key, value in self.train_step(x).items():
                     sums[key] = sums[key] + value if key in sums else value.clone()
-                steps += 1
+                if stop.requested:  # SIGINT/SIGTERM: save where we are, then stop
+                    self._write_checkpoint(phase, epoch, batch + 1, perm, sums, schedulers)
+                    raise Interrupted(f"{stop.requested}: training state saved at epoch {offset + epoch}")
+            first_batch = 0
             for scheduler in schedulers:
                 scheduler.step()
             # One host sync per epoch: the sums are NaN/inf iff some step was.
-            losses = {k: float(v) / steps for k, v in sums.items()}
+            losses = {k: float(v) / len(starts) for k, v in sums.items()}
             for key, value in losses.items():
                 if not math.isfinite(value):
                     raise Diverged(offset + epoch, key)
+            perm, sums = None, {}
+            if self.checkpoint_path and epoch % self.checkpoint_every == 0 and epoch < self.epochs:
+                self._write_checkpoint(phase, epoch + 1, 0, None, {}, schedulers)
             if on_epoch is not None:
                 on_epoch(offset + epoch, total, losses)
+
+    # -- checkpoints -------------------------------------------------------------------
+    #: Set by the runner: where to keep the training state, and how often (epochs).
+    checkpoint_path: str | None = None
+    checkpoint_every: int = 1
+    #: Plain attributes (ending in _) that belong to the training state (e.g. step counters).
+    state_attributes: tuple[str, ...] = ()
+
+    def _write_checkpoint(self, phase, epoch, batch, perm, sums, schedulers) -> None:
+        """Everything needed to continue bit-identically, written atomically."""
+        if not self.checkpoint_path:
+            return
+        state = {
+            "params": self.get_params(), "phase": phase, "epoch": epoch, "batch": batch,
+            "perm": None if perm is None else perm.cpu(),
+            "sums": {k: v.cpu() for k, v in sums.items()},
+            "nets": self.nets_.state_dict(),
+            "optimizers": [o.state_dict() for o in self.optimizers_],
+            "schedulers": [s.state_dict() for s in schedulers],
+            "attributes": {k: getattr(self, k) for k in self.state_attributes},
+            "rng": {"torch": torch.get_rng_state(), "order": self.order_.get_state(),
+                    "numpy": np.random.get_state(), "python": random.getstate(),
+                    "cuda": torch.cuda.get_rng_state_all() if self.device_.type == "cuda" else None},
+        }
+        path = Path(self.checkpoint_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+
+    def _read_checkpoint(self) -> dict | None:
+        if not self.checkpoint_path or not Path(self.checkpoint_path).exists():
+            return None
+        try:
+            state = torch.load(self.checkpoint_path, map_location=self.device_, weights_only=False)
+        except Exception as error:  # a damaged checkpoint only costs the time it saved
+            warnings.warn(f"ignoring unreadable checkpoint {self.checkpoint_path}: {error}", stacklevel=2)
+            return None
+        if state.get("params") != self.get_params():
+            return None  # another experiment's state: start afresh
+        self.nets_.load_state_dict(state["nets"])
+        return state
+
+    def _restore(self, state, schedulers):
+        for optimizer, saved in zip(self.optimizers_, state["optimizers"]):
+            optimizer.load_state_dict(saved)
+        for scheduler, saved in zip(schedulers, state["schedulers"]):
+            scheduler.load_state_dict(saved)
+        for key, value in state["attributes"].items():
+            setattr(self, key, value)
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"].cpu())
+        self.order_.set_state(rng["order"].cpu())
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
+        if rng["cuda"] is not None:
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        perm = None if state["perm"] is None else state["perm"].to(self.device_)
+        sums = {k: v.to(self.device_) for k, v in state["sums"].items()}
+        return state["epoch"], state["batch"], perm, sums
 
     @torch.inference_mode()
     def score(self, images: torch.Tensor) -> np.ndarray:
@@ -150,7 +258,8 @@ class TorchMethod(Method):
 
     def adam(self, *modules: nn.Module, betas=(0.5, 0.999), lr: float | None = None) -> torch.optim.Adam:
         """An Adam optimiser over ``modules``, registered for the LR schedule."""
-        parameters = [p for m in modules for p in m.parameters()]
+        # Modules may share layers (SALAD's M'_D with M_D): each parameter once.
+        parameters = list({id(p): p for m in modules for p in m.parameters()}.values())
         optimizer = torch.optim.Adam(parameters, lr=lr or self.lr, betas=betas)
         self.optimizers_.append(optimizer)
         return optimizer

@@ -85,3 +85,20 @@ def test_preset_values_and_explicit_override(cli):
 def test_unknown_grid_lists_known(cli):
     result = cli("run", "--grid", "table9")
     assert result.exit_code != 0 and "unknown grid 'table9'" in result.output and "table3" in result.output
+
+
+def test_unwritable_results_dir_is_named(cli, tmp_path):
+    (tmp_path / "afile").write_text("")
+    result = cli("run", "--methods", "ae", "--results-dir", "afile/res")
+    assert result.exit_code != 0 and "--results-dir afile/res: cannot write there" in result.output
+
+
+def test_corrupt_result_is_reported_by_table(cli, tmp_path):
+    args = ["run", "--methods", "ae", "--seeds", "0,1", "--epochs", "1", "--param", "synthetic.n_train=32",
+            "--param", "synthetic.n_test=16", "--results-dir", "res"]
+    assert cli(*args).exit_code == 0
+    victim = sorted((tmp_path / "res" / "synthetic").glob("*.json"))[0]
+    victim.write_text('{"status": "ok"}')
+    result = cli("table", "--results-dir", "res")
+    assert f"res/synthetic/{victim.name}" in result.output and "not a result record" in result.output
+    assert "| ae       | " in result.output and "/2" in result.output  # averaged over 1 of 2, said so

@@ -192,3 +192,66 @@ def test_real_chest_xray_end_to_end_dev_protocol(tmp_path):
     record = json.loads(path.read_text())
     assert record["split"]["protocol"] == "dev" and record["test_set"]["n"] == 268 + 3875
     assert record["test_set"]["classes"] == {"NORMAL": 268, "PNEUMONIA": 3875}
+
+
+# -- hostile input: each names the culprit -------------------------------------------------
+def _jpeg_bytes(size=(32, 32)):
+    import io
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, content", [
+    ("truncated.jpeg", _jpeg_bytes((64, 64))[:300]),
+    ("empty.jpeg", b""),
+    ("notes.jpeg", b"this is a text file, not a jpeg\n"),
+])
+def test_undecodable_files_are_named(tmp_path, name, content):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(DataError, match=name):
+        imagefiles.decode(str(tmp_path / name), 32)
+
+
+def test_tiny_and_huge_images_decode(tmp_path):
+    Image.fromarray(np.full((1, 1), 77, np.uint8)).save(tmp_path / "one.png")
+    assert (imagefiles.decode(str(tmp_path / "one.png"), 32) == 77).all()
+    Image.new("L", (10_000, 10_000), 200).save(tmp_path / "huge.png")  # 100 Mpx: over Pillow's bomb warning
+    assert (imagefiles.decode(str(tmp_path / "huge.png"), 32) == 200).all()
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    array = np.zeros((20, 40), np.uint8)
+    array[:, :20] = 255  # left half white, landscape
+    image = Image.fromarray(array)
+    exif = image.getexif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    image.save(tmp_path / "rotated.jpeg", exif=exif.tobytes(), quality=100)
+    out = imagefiles.decode(str(tmp_path / "rotated.jpeg"), 40)
+    assert out[:20].mean() > 200 and out[20:].mean() < 50  # displayed: white on top
+
+
+def test_missing_normal_class_folder_is_explained(tmp_path):
+    make_tree(tmp_path, ["train", "test"], ["CNV"])
+    with pytest.raises(DataError, match="no normal training images \\(normal class 'NORMAL'\\)"):
+        OCT(data_root=str(tmp_path), cache_dir=str(tmp_path / "c")).load("train", 32)
+
+
+def test_split_folder_without_class_folders_is_explained(tmp_path):
+    make_tree(tmp_path, ["train"], ["NORMAL"])
+    (tmp_path / "test").mkdir()
+    with pytest.raises(DataError, match="test has no class folders"):
+        OCT(data_root=str(tmp_path), cache_dir=str(tmp_path / "c")).load("test", 32)
+
+
+def test_hidden_folders_stray_files_and_symlink_loops_are_ignored(tmp_path):
+    make_tree(tmp_path, ["train", "test"], ["NORMAL", "CNV"])
+    make_tree(tmp_path, ["test"], [".ipynb_checkpoints"])
+    (tmp_path / "test" / "CNV" / "readme.txt").write_text("not an image")
+    (tmp_path / "test" / "CNV" / "nested").mkdir()
+    write_image(tmp_path / "test" / "CNV" / "nested" / "deeper.jpeg")
+    (tmp_path / "test" / "loop").symlink_to(tmp_path / "test" / "loop")  # a link to itself
+    os_loop = tmp_path / "test" / "CNV" / "self"
+    os_loop.symlink_to(tmp_path / "test" / "CNV")
+    test = OCT(data_root=str(tmp_path), cache_dir=str(tmp_path / "c")).load("test", 32)
+    assert test.class_counts() == {"CNV": 3, "NORMAL": 3}

@@ -104,3 +104,22 @@ def test_corrupt_result_is_reported_and_skipped(grid_plugins, tmp_path):
     records, problems = store.records()
     assert len(records) == 1 and len(problems) == 1 and str(path) in problems[0]
     assert len(run_grid(cells, grid_plugins, store).done) == 1  # the corrupt one is recomputed
+
+
+class Exploding(benchbox.Method):
+    name = "exploding"
+
+    def fit(self, train, *, on_epoch=None):
+        from benchbox.errors import Diverged
+        raise Diverged(3, "l1")
+
+
+def test_diverged_cell_is_recorded_with_epoch_and_loss(plugins, tmp_path):
+    plugins.register(Plugin(Exploding, Constant), name="test-diverging")
+    store = ResultStore(tmp_path)
+    cells = plan(plugins, ["exploding", "constant"], ["synthetic"], [0], overrides=SMALL)
+    summary = run_grid(cells, plugins, store)
+    assert len(summary.failed) == 1 and len(summary.done) == 1
+    record = json.loads(store.path("synthetic", "exploding", 0, cells[0].key).read_text())
+    assert record["status"] == "diverged" and record["diverged"] == {"epoch": 3, "loss": "l1"}
+    assert "diverged at epoch 3: loss 'l1'" in record["error"]

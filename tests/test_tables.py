@@ -16,7 +16,7 @@ def record(method, seed, auroc, f1, dataset="oct", status="ok"):
 
 RECORDS = [record("ae", 0, 0.70, 0.80), record("ae", 1, 0.80, 0.90), record("ae", 2, 0.90, 0.85),
            record("salad", 0, 0.95, 0.93), record("salad", 1, 0.97, 0.94),
-           record("salad", 2, None, None, status="failed")]
+           record("salad", 2, None, None, status="failed"), record("vae", 0, None, None, status="diverged")]
 
 
 def test_markdown_mean_std_ddof1_and_n():
@@ -27,6 +27,8 @@ def test_markdown_mean_std_ddof1_and_n():
     salad_row = next(line for line in text.splitlines() if line.startswith("| salad"))
     assert f"0.9600 ± {math.sqrt(2e-4):.4f}" in salad_row
     assert "2/3 (1 failed)" in salad_row
+    vae_row = next(line for line in text.splitlines() if line.startswith("| vae"))
+    assert "0/3 (1 diverged)" in vae_row and "–" in vae_row
     assert text.index("| ae") < text.index("| salad")  # paper order
     assert "ddof=1" in text
 

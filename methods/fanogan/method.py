@@ -14,6 +14,7 @@ class FAnoGANMethod(BackboneParams, TorchMethod):
 
     name = "fanogan"
     params = {"kappa": 1.0, "n_critic": 5, "gp_weight": 10.0}
+    state_attributes = ("step_",)  # which critic step we are at: part of a checkpoint
 
     def phases(self):
         return ["gan", "encoder"]

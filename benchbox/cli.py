@@ -174,6 +174,23 @@ def table(results_dir, fmt, threshold, output):
 
 
 @main.command()
+@click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", default=None, type=click.Path(file_okay=False), help="Default: RESULTS_DIR/report.")
+@click.option("--tsne", nargs=2, default=None, metavar="ENTRY ENTRY",
+              help="Two method entries whose latent features to compare by t-SNE (Fig. 7), "
+                   "e.g. --tsne salad 'salad[feature_constraint=none]'.")
+def report(results_dir, out, tsne):
+    """Write the paper's tables and figures for every dataset in the results directory."""
+    from . import report as report_module
+
+    if not Path(results_dir).is_dir():
+        raise click.ClickException(f"--results-dir {results_dir}: no such directory")
+    out = out or str(Path(results_dir) / "report")
+    written = report_module.build(results_dir, out, tuple(tsne) if tsne else None)
+    err.print(f"wrote {len(written)} files; open {Path(out) / 'index.md'}")
+
+
+@main.command()
 def methods():
     """List the registered methods, their plugin and parameters."""
     plugins = get_plugins()

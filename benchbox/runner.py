@@ -206,6 +206,8 @@ def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callab
         if val is not None:
             record["val_scores"] = {"ids": val.ids, "classes": val.classes,
                                     "labels": val.labels.tolist(), "scores": val_scores.tolist()}
+        if hasattr(method, "artifacts"):
+            record["_artifacts"] = method.artifacts(test)
         record["status"] = "ok"
     except Diverged as error:
         record.update(status="diverged", error=str(error), diverged={"epoch": error.epoch, "loss": error.loss})
@@ -235,6 +237,9 @@ def run_cell_locked(cell: Cell, plugins: Plugins, data: DataCache, store: Result
             return None
         checkpoint = store.checkpoint_path(path)
         record = execute_cell(cell, plugins, data, on_epoch, checkpoint=(checkpoint, checkpoint_every))
+        artifacts = record.pop("_artifacts", None)
+        if artifacts:  # before the result: a result file implies its artifacts are complete
+            store.write_artifacts(path, artifacts)
         store.write(path, record)
         checkpoint.unlink(missing_ok=True)  # done (or failed for good): start afresh next time
         return record

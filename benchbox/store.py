@@ -94,6 +94,32 @@ class ResultStore:
             records.append(record)
         return records, problems
 
+    def artifacts_path(self, result: Path) -> Path:
+        return result.with_suffix(".npz")
+
+    def write_artifacts(self, result: Path, arrays: dict) -> None:
+        """Reconstructions and latent features for reports, written atomically."""
+        import numpy as np
+
+        target = self.artifacts_path(result)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        os.replace(tmp, target)
+
+    def read_artifacts(self, result: Path) -> dict | None:
+        import numpy as np
+
+        target = self.artifacts_path(Path(result))
+        if not target.exists():
+            return None
+        try:
+            with np.load(target) as data:
+                return {k: data[k] for k in data.files}
+        except (OSError, ValueError):
+            return None
+
     # -- per-cell state beside the results -------------------------------------------------
     def checkpoint_path(self, result: Path) -> Path:
         return result.parent / ".checkpoints" / f"{result.stem}.pt"

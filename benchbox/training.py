@@ -256,6 +256,27 @@ class TorchMethod(Method):
             out.append(self.score_batch(x).float())
         return torch.cat(out).cpu().numpy().astype(np.float64)
 
+    @torch.inference_mode()
+    def artifacts(self, test: ImageSet, per_class: int = 2, max_latent: int = 500) -> dict:
+        """Small arrays for reports: reconstructions of ``per_class`` test images of each class
+        (where the method reconstructs) and latent features of normal test images (where it
+        embeds), so figures need no retraining."""
+        self.nets_.eval()
+        out: dict[str, np.ndarray] = {}
+        classes = np.asarray(test.classes, dtype=object)
+        if hasattr(self, "reconstruct"):
+            order = sorted(set(test.classes), key=lambda c: (c != "NORMAL", c))  # normal first
+            index = np.concatenate([np.nonzero(classes == c)[0][:per_class] for c in order])
+            x = to_unit(test.images[torch.from_numpy(index)].to(self.device_))
+            recon = ((self.reconstruct(x).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+            out.update(recon_index=index, originals=test.images[torch.from_numpy(index)].numpy(),
+                       reconstructions=recon.cpu().numpy())
+        if hasattr(self, "embed"):
+            index = np.nonzero(test.labels == 0)[0][:max_latent]
+            x = to_unit(test.images[torch.from_numpy(index)].to(self.device_))
+            out.update(latent_index=index, latent=self.embed(x).float().cpu().numpy())
+        return out
+
     def adam(self, *modules: nn.Module, betas=(0.5, 0.999), lr: float | None = None) -> torch.optim.Adam:
         """An Adam optimiser over ``modules``, registered for the LR schedule."""
         # Modules may share layers (SALAD's M'_D with M_D): each parameter once.

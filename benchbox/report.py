@@ -1,0 +1,282 @@
+"""``benchbox report``: the paper's tables and figures from a results directory alone.
+
+Per dataset: Table I/II (markdown, CSV, LaTeX), Table VI (per-class scores), ablation tables
+(III–V) when their variants are present, ROC curves (Fig. 4), reconstructions (Figs. 5/6),
+optionally a t-SNE of two runs' latent features (Fig. 7), and a paired-bootstrap test of
+each method's AUROC against the best one. ``index.md`` ties it together. Running it twice
+writes the same files.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import grids as grids_module
+from .params import label as make_label
+from .params import parse_entry
+from .significance import paired_bootstrap
+from .store import ResultStore, atomic_write_text, slug
+from .tables import PAPER_ORDER, frame, render
+
+FPR_GRID = np.linspace(0.0, 1.0, 201)
+
+
+def _matplotlib():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7, "figure.dpi": 150})
+    return plt
+
+
+def _save(fig, base: Path) -> list[Path]:
+    """PNG and PDF, without dates or versions in the files (regenerable byte for byte)."""
+    paths = [base.with_suffix(".png"), base.with_suffix(".pdf")]
+    fig.savefig(paths[0], metadata={"Software": None}, bbox_inches="tight")
+    fig.savefig(paths[1], metadata={"Creator": None, "Producer": None, "CreationDate": None}, bbox_inches="tight")
+    _matplotlib().close(fig)
+    return paths
+
+
+def _order(labels) -> list[str]:
+    rank = {name: i for i, name in enumerate(PAPER_ORDER)}
+    return sorted(labels, key=lambda l: (rank.get(parse_entry(l)[0], len(rank)), l))
+
+
+def per_class_table(records: list[dict]) -> str:
+    """Table VI: mean ± std of the anomaly score per class (images pooled over seeds)."""
+    rows, classes = {}, set()
+    for r in records:
+        s = r["scores"]
+        for cls, score in zip(s["classes"], s["scores"]):
+            rows.setdefault(r["label"], defaultdict(list))[cls].append(score)
+            classes.add(cls)
+    ordered = sorted(classes, key=lambda c: (c != "NORMAL", c))
+    table = pd.DataFrame(index=pd.Index(_order(rows), name="Method"))
+    for cls in ordered:
+        table[cls] = [f"{np.mean(rows[m][cls]):.4g} ± {np.std(rows[m][cls], ddof=1):.2g}"
+                      if len(rows[m][cls]) > 1 else "–" for m in table.index]
+    return table.to_markdown(disable_numparse=True)
+
+
+def roc_figure(records: list[dict], dataset: str, base: Path) -> list[Path]:
+    from sklearn.metrics import roc_curve
+
+    plt = _matplotlib()
+    fig, ax = plt.subplots(figsize=(3.4, 3.0))
+    by_method = defaultdict(list)
+    for r in records:
+        by_method[r["label"]].append(r)
+    for label in _order(by_method):
+        curves, aucs = [], []
+        for r in sorted(by_method[label], key=lambda r: r["seed"]):
+            fpr, tpr, _ = roc_curve(r["scores"]["labels"], r["scores"]["scores"])
+            curves.append(np.interp(FPR_GRID, fpr, tpr))
+            aucs.append(r["metrics"]["auroc"])
+        mean = np.mean(curves, axis=0)
+        text = f"{label} ({np.mean(aucs):.3f}" + (f" ± {np.std(aucs, ddof=1):.3f})" if len(aucs) > 1 else ")")
+        (line,) = ax.plot(FPR_GRID, mean, lw=1.2, label=text)
+        if len(curves) > 1:
+            std = np.std(curves, axis=0, ddof=1)
+            ax.fill_between(FPR_GRID, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1),
+                            color=line.get_color(), alpha=0.15, lw=0)
+    ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=0.8)
+    ax.set(xlabel="False positive rate", ylabel="True positive rate", xlim=(0, 1), ylim=(0, 1.01),
+           title=f"ROC, {dataset} (mean over seeds ± std; AUC in legend)")
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), frameon=False)  # below: never over a curve
+    return _save(fig, base)
+
+
+def reconstruction_figure(label: str, artifacts: dict, classes: list[str], base: Path) -> list[Path]:
+    plt = _matplotlib()
+    originals = artifacts["originals"][:, 0].astype(np.float64)
+    recons = artifacts["reconstructions"][:, 0].astype(np.float64)
+    n = len(originals)
+    fig, axes = plt.subplots(3, n, figsize=(0.75 * n, 2.4), squeeze=False)
+    for j in range(n):
+        for i, (image, cmap, vmax) in enumerate(((originals[j], "gray", 255), (recons[j], "gray", 255),
+                                                 (np.abs(originals[j] - recons[j]), "magma", 255))):
+            axes[i, j].imshow(image, cmap=cmap, vmin=0, vmax=vmax)
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+        axes[0, j].set_title(classes[j], fontsize=6)
+    for i, name in enumerate(("input", "reconstruction", "|residual|")):
+        axes[i, 0].set_ylabel(name, fontsize=6)
+    fig.suptitle(label, fontsize=8)
+    return _save(fig, base)
+
+
+def tsne_figure(first: tuple[str, np.ndarray], second: tuple[str, np.ndarray], base: Path) -> list[Path]:
+    from sklearn.manifold import TSNE
+
+    plt = _matplotlib()
+    features = np.concatenate([first[1], second[1]])
+    features = (features - features.mean(0)) / (features.std(0) + 1e-8)
+    perplexity = max(2.0, min(30.0, (len(features) - 1) / 3))
+    points = TSNE(n_components=2, perplexity=perplexity, random_state=0, init="pca").fit_transform(features)
+    fig, ax = plt.subplots(figsize=(3.4, 3.0))
+    n = len(first[1])
+    ax.scatter(*points[:n].T, s=4, c="tab:red", label=first[0])
+    ax.scatter(*points[n:].T, s=4, c="tab:blue", label=second[0])
+    ax.set(xticks=[], yticks=[], title="t-SNE of latent features of normal test images")
+    ax.legend(frameon=False, markerscale=2)
+    return _save(fig, base)
+
+
+def significance_table(records: list[dict]) -> tuple[str, str]:
+    """Each method against the one with the best mean AUROC, on the seeds both have."""
+    by_label = defaultdict(dict)
+    for r in records:
+        by_label[r["label"]][r["seed"]] = r
+    means = {l: np.mean([r["metrics"]["auroc"] for r in runs.values()]) for l, runs in by_label.items()}
+    best = max(means, key=means.get)
+    rows = []
+    for label in _order(by_label):
+        if label == best:
+            continue
+        seeds = sorted(set(by_label[best]) & set(by_label[label]))
+        seeds = [s for s in seeds if by_label[best][s]["test_set"]["hash"] == by_label[label][s]["test_set"]["hash"]
+                 and by_label[best][s]["scores"]["ids"] == by_label[label][s]["scores"]["ids"]]
+        if not seeds:
+            rows.append({"Method": label, "ΔAUC (best − method)": "–", "95% CI": "no shared seed on the same test set",
+                         "p": "–", "seeds": 0})
+            continue
+        result = paired_bootstrap([by_label[best][s]["scores"]["labels"] for s in seeds],
+                                  [by_label[best][s]["scores"]["scores"] for s in seeds],
+                                  [by_label[label][s]["scores"]["scores"] for s in seeds])
+        rows.append({"Method": label, "ΔAUC (best − method)": f"{result['delta']:.4f}",
+                     "95% CI": f"[{result['ci_low']:.4f}, {result['ci_high']:.4f}]",
+                     "p": f"{result['p_value']:.3g}" if result["p_value"] > 0 else f"< {1 / result['n_boot']:.1g}",
+                     "seeds": result["n_seeds"]})
+    table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True) if rows else "(one method only)"
+    return best, table
+
+
+def ablation_tables(records: list[dict]) -> dict[str, str]:
+    """Tables III–V: the rows of each paper grid present in the results (at least two)."""
+    out = {}
+    config = grids_module.load()
+    for name in ("table3", "table4", "table5"):
+        wanted = [make_label(*parse_entry(e)) for e in config["grids"][name]["methods"]]
+        present = [r for r in records if r["label"] in wanted]
+        if len({r["label"] for r in present}) >= 2:
+            out[name] = render(present)
+    return out
+
+
+def _alt(text: str) -> str:
+    """Image alt text without brackets (they would end the markdown link)."""
+    return text.replace("[", "(").replace("]", ")")
+
+
+def _describe(records: list[dict]) -> str:
+    def values(key):
+        return ", ".join(str(v) for v in sorted({str(r.get(key)) for r in records}))
+
+    hashes = ", ".join(sorted({r["test_set"]["hash"][:12] for r in records}))
+    versions = sorted({f"benchbox {r['versions']['benchbox']}, torch {r['versions']['torch']}" for r in records})
+    devices = sorted({r.get("device", "?") for r in records})
+    protocols = sorted({(r.get("split") or {}).get("protocol", "as generated") for r in records})
+    return (f"Image size {values('image_size')}; epochs {values('epochs')}; batch size {values('batch_size')}; "
+            f"seeds {values('seed')}; split protocol {', '.join(protocols)}; test set(s) "
+            f"{records[0]['test_set']['n']} images, file-list hash {hashes}. F1/ACC/SEN/SPE use the threshold "
+            f"with the best F1 on the test scores (the SALAD paper's protocol, which uses test labels). "
+            f"Versions: {'; '.join(versions)}. Devices: {'; '.join(devices)}.")
+
+
+def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:
+    store = ResultStore(results_dir)
+    records, problems = store.records()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def write(name: str, text: str) -> str:
+        path = out / name
+        atomic_write_text(path, text)
+        written.append(path)
+        return name
+
+    index = ["# benchbox report", ""]
+    if problems:
+        index += ["Result files skipped (not valid records):", "", *[f"- {p}" for p in problems], ""]
+    ok = [r for r in records if r["status"] == "ok"]
+    for dataset in sorted({r["dataset"] for r in records}):
+        name = slug(dataset)
+        all_ds = [r for r in records if r["dataset"] == dataset]
+        ds = [r for r in ok if r["dataset"] == dataset]
+        index += [f"## {dataset}", ""]
+        if not ds:
+            index += ["No finished runs.", ""]
+            continue
+        index += [_describe(ds), ""]
+        table1 = render(all_ds)
+        write(f"{name}-table1.md", table1)
+        write(f"{name}-table1.csv", render(all_ds, "csv"))
+        write(f"{name}-table1.tex", render(all_ds, "latex"))
+        write(f"{name}-table2.md", render(all_ds, "std"))
+        index += ["### Table I (mean ± std over seeds)", "", table1,
+                  f"CSV: [{name}-table1.csv]({name}-table1.csv), LaTeX: [{name}-table1.tex]({name}-table1.tex), "
+                  f"Table II (std only): [{name}-table2.md]({name}-table2.md)", ""]
+        if frame(all_ds).groupby("method").size().max() < 2:
+            index += ["Only one seed per method: no standard deviations.", ""]
+        roc = roc_figure(ds, dataset, out / f"{name}-roc")
+        written += roc
+        index += ["### ROC curves (Fig. 4)", "", f"![ROC curves on {dataset}]({roc[0].name})", ""]
+        table6 = per_class_table(ds)
+        write(f"{name}-table6.md", table6 + "\n")
+        index += ["### Anomaly score per class (Table VI; mean ± std over test images, seeds pooled)", "", table6, ""]
+        best, sig = significance_table(ds)
+        write(f"{name}-significance.md", sig + "\n")
+        index += [f"### Is the difference real? (paired bootstrap of AUROC against the best, {best})", "",
+                  "Test images resampled with replacement (2,000 times, the same resample for both methods), "
+                  "ΔAUROC averaged over the seeds both have; two-sided p-value.", "", sig, ""]
+        for table_name, text in ablation_tables(ds).items():
+            write(f"{name}-{table_name}.md", text)
+            index += [f"### Ablation, {table_name.replace('table', 'Table ')}", "", text, ""]
+        index += ["### Reconstructions (Figs. 5/6)", ""]
+        missing = []
+        for label in _order({r["label"] for r in ds}):
+            first = min((r for r in ds if r["label"] == label), key=lambda r: r["seed"])
+            artifacts = store.read_artifacts(first["_path"])
+            if not artifacts or "reconstructions" not in artifacts:
+                missing.append(label)
+                continue
+            classes = [first["scores"]["classes"][i] for i in artifacts["recon_index"]]
+            paths = reconstruction_figure(f"{label}, seed {first['seed']}", artifacts, classes,
+                                          out / f"{name}-recon-{slug(label)}")
+            written += paths
+            index += [f"![{_alt(label)} reconstructions]({paths[0].name})", ""]
+        if missing:
+            index += [f"No reconstructions for: {', '.join(missing)} (the method does not reconstruct, "
+                      "or its runs saved none).", ""]
+        if tsne:
+            index += _tsne_section(store, ds, tsne, out / f"{name}-tsne", written)
+    if not records:
+        index += ["No results found.", ""]
+    write("index.md", "\n".join(index).rstrip() + "\n")
+    return written
+
+
+def _tsne_section(store, ds, pair, base, written) -> list[str]:
+    wanted = [make_label(*parse_entry(e)) for e in pair]
+    runs = {l: {r["seed"]: r for r in ds if r["label"] == l} for l in wanted}
+    seeds = sorted(set(runs[wanted[0]]) & set(runs[wanted[1]]))
+    head = ["### t-SNE of latent features (Fig. 7)", ""]
+    if not seeds:
+        return head + [f"Not drawn: no seed with finished runs of both {wanted[0]} and {wanted[1]}.", ""]
+    feats = []
+    for label in wanted:
+        artifacts = store.read_artifacts(runs[label][seeds[0]]["_path"])
+        if not artifacts or "latent" not in artifacts:
+            return head + [f"Not drawn: {label} saved no latent features.", ""]
+        feats.append((label, artifacts["latent"]))
+    paths = tsne_figure(feats[0], feats[1], base)
+    written += paths
+    return head + [f"Seed {seeds[0]}; red: {wanted[0]}, blue: {wanted[1]}.", "", f"![t-SNE]({paths[0].name})", ""]

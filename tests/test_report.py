@@ -1,0 +1,61 @@
+"""benchbox report on a results directory from a real (small) run on the embedded default."""
+
+import filecmp
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from .conftest import run_cli
+
+SMALL = ["--param", "synthetic.n_train=64", "--param", "synthetic.n_test=48", "--epochs", "2",
+         "--param", "salad.width=8", "--param", "salad.latent_dim=16"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    run = run_cli("run", "--methods", "ae,salad,salad[feature_constraint=none,ssl=none],salad[ssl=none]",
+                  "--seeds", "0,1", "--results-dir", str(root), *SMALL,
+                  env={**os.environ, "BENCHBOX_NO_ENTRY_POINTS": "1"})
+    assert run.returncode == 0, run.stderr
+    return root
+
+
+def test_every_file_and_tables_match_the_json(results, tmp_path):
+    out = tmp_path / "report"
+    done = run_cli("report", "--results-dir", str(results), "--out", str(out),
+                   "--tsne", "salad[ssl=none]", "salad[feature_constraint=none,ssl=none]")
+    assert done.returncode == 0, done.stderr
+    for name in ["index.md", "synthetic-table1.md", "synthetic-table1.csv", "synthetic-table1.tex",
+                 "synthetic-table2.md", "synthetic-table6.md", "synthetic-significance.md",
+                 "synthetic-table3.md", "synthetic-roc.png", "synthetic-roc.pdf", "synthetic-recon-ae.png",
+                 "synthetic-recon-salad.pdf", "synthetic-tsne.png"]:
+        assert (out / name).stat().st_size > 0, name
+    table = pd.read_csv(out / "synthetic-table1.csv").set_index("method")
+    aurocs = [json.loads(p.read_text())["metrics"]["auroc"] for p in (results / "synthetic").glob("ae__*.json")]
+    assert table.loc["ae", "auroc_mean"] == pytest.approx(sum(aurocs) / 2, abs=1e-6)
+    assert table.loc["ae", "n"] == 2
+    index = (out / "index.md").read_text()
+    assert "file-list hash" in index and "Image size 32" in index and "![ROC curves" in index
+    assert "salad[ssl=none]" in (out / "synthetic-table3.md").read_text()
+
+
+def test_report_is_regenerable_byte_for_byte(results, tmp_path):
+    for name in ("a", "b"):
+        assert run_cli("report", "--results-dir", str(results), "--out", str(tmp_path / name)).returncode == 0
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", files, shallow=False)
+    assert not mismatch and not errors
+
+
+def test_missing_pieces_are_stated_not_errors(tmp_path):
+    from benchbox.report import build
+    results = tmp_path / "r"
+    (results / "synthetic").mkdir(parents=True)
+    (results / "synthetic" / "x__seed0__abc.json").write_text("{broken")
+    build(results, tmp_path / "out", tsne=("salad", "ae"))
+    index = (tmp_path / "out" / "index.md").read_text()
+    assert "not a readable result file" in index and "No results found" in index

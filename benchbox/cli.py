@@ -69,9 +69,17 @@ def _int_list(ctx, param, value):
               help="Save each run's training state every N epochs (and on SIGINT/SIGTERM) to resume it.")
 @click.option("--deterministic", is_flag=True,
               help="Use PyTorch's deterministic algorithms (CUDA; CPU runs are deterministic anyway).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where cells run: this process, or one Ray task per cell.")
+@click.option("--ray-address", default=None, help="Ray cluster to join (default: start a local one).")
+@click.option("--cpus-per-run", type=click.FloatRange(min=0), default=1, show_default=True, help="Ray: CPUs per cell.")
+@click.option("--gpus-per-run", type=click.FloatRange(min=0), default=0, show_default=True, help="Ray: GPUs per cell.")
+@click.option("--max-retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Ray: retries of a cell whose worker dies, before it is recorded as failed.")
 @click.pass_context
 def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_size, data_root, cache_dir,
-        device, params, grid_name, preset_name, grid_file, force, checkpoint_every, deterministic):
+        device, params, grid_name, preset_name, grid_file, force, checkpoint_every, deterministic,
+        executor, ray_address, cpus_per_run, gpus_per_run, max_retries):
     """Run the grid methods × datasets × seeds; finished cells are skipped on re-run."""
     from . import grids
     from .progress import RichProgress
@@ -103,8 +111,13 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
     if deterministic:
         _set_deterministic()
     try:
+        runner_executor = None
+        if executor == "ray":
+            from .ray_executor import RayExecutor
+
+            runner_executor = RayExecutor(ray_address, cpus_per_run, gpus_per_run, max_retries)
         summary = run_grid(cells, plugins, store, force=force, progress=RichProgress(err),
-                           checkpoint_every=checkpoint_every)
+                           checkpoint_every=checkpoint_every, executor=runner_executor)
     except KeyboardInterrupt as stop:
         err.print(f"[yellow]interrupted[/yellow] ({stop or 'SIGINT'}); finished results are kept in "
                   f"{results_dir}. Run the same command again to resume.")

@@ -22,7 +22,7 @@ class RichProgress(NullProgress):
             TextColumn("{task.fields[info]}"), console=self.console, transient=False,
         )
         self.grid_task = None
-        self.run_task = None
+        self.run_tasks: dict[str, int] = {}  # several at once under Ray
 
     def start_grid(self, total, skipped):
         self.bar.start()
@@ -31,15 +31,15 @@ class RichProgress(NullProgress):
 
     def start_cell(self, cell):
         epochs = cell.method_params.get("epochs") or 1
-        self.run_task = self.bar.add_task(f"  {cell.label} · {cell.dataset} · seed {cell.seed}",
-                                          total=epochs, info="")
+        self.run_tasks[cell.key] = self.bar.add_task(f"  {cell.label} · {cell.dataset} · seed {cell.seed}",
+                                                     total=epochs, info="")
 
     def epoch(self, cell, epoch, epochs, losses):
         info = " ".join(f"{k}={v:.4g}" for k, v in list(losses.items())[:4])
-        self.bar.update(self.run_task, completed=epoch, total=epochs, info=info)
+        self.bar.update(self.run_tasks[cell.key], completed=epoch, total=epochs, info=info)
 
     def end_cell(self, cell, record):
-        self.bar.remove_task(self.run_task)
+        self.bar.remove_task(self.run_tasks.pop(cell.key))
         self.bar.advance(self.grid_task)
         if record is None:
             self.console.print(f"{cell.label} · {cell.dataset} · seed {cell.seed}: skipped, "
@@ -50,7 +50,8 @@ class RichProgress(NullProgress):
             message = f"AUROC {record['metrics']['auroc']:.4f}"
         else:
             message = f"[red]{status}[/red]: {record.get('error', '')}"
-        self.console.print(f"{cell.label} · {cell.dataset} · seed {cell.seed}: {message}", highlight=False)
+        where = f" on {record['worker']}" if record.get("worker") else ""
+        self.console.print(f"{cell.label} · {cell.dataset} · seed {cell.seed}{where}: {message}", highlight=False)
 
     def end_grid(self):
         self.bar.stop()

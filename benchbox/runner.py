@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -157,12 +159,9 @@ def device_description(device: str) -> str:
     return f"cpu ({platform.machine()}, {platform.processor() or 'unknown'}, {torch.get_num_threads()} threads)"
 
 
-def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callable | None = None,
-                 checkpoint: tuple | None = None) -> dict:
-    """Train and score one cell. Method failures become a record, never an exception;
-    ``checkpoint`` = (path, every N epochs) for methods that can save their training state."""
-    provider = plugins.methods.provider(cell.method)
-    record = {
+def base_record(cell: Cell, provider) -> dict:
+    """What every record holds, whatever happened: the configuration and provenance."""
+    return {
         "schema": SCHEMA, "key": cell.key, "label": cell.label, "method": cell.method,
         "method_params": cell.method_params, "dataset": cell.dataset,
         "dataset_params": cell.dataset_params, "image_size": cell.image_size, "seed": cell.seed,
@@ -176,6 +175,17 @@ def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callab
         },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def failure_record(cell: Cell, provider, error: str, trace: str = "") -> dict:
+    return {**base_record(cell, provider), "status": "failed", "error": error, "traceback": trace, "timings": {}}
+
+
+def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callable | None = None,
+                 checkpoint: tuple | None = None) -> dict:
+    """Train and score one cell. Method failures become a record, never an exception;
+    ``checkpoint`` = (path, every N epochs) for methods that can save their training state."""
+    record = base_record(cell, plugins.methods.provider(cell.method))
     timings = {}
     try:
         start = time.perf_counter()
@@ -236,13 +246,37 @@ def run_cell_locked(cell: Cell, plugins: Plugins, data: DataCache, store: Result
         if not held or (not force and store.status(path) == "ok"):
             return None
         checkpoint = store.checkpoint_path(path)
-        record = execute_cell(cell, plugins, data, on_epoch, checkpoint=(checkpoint, checkpoint_every))
+        log = CellLog(path.with_suffix(".log"))
+        log.write(f"start {cell.label} · {cell.dataset} · seed {cell.seed} on {platform.node()} (pid {os.getpid()})"
+                  + (" resuming from checkpoint" if checkpoint.exists() else ""))
+
+        def logged_epoch(epoch, epochs, losses):
+            log.write(f"epoch {epoch}/{epochs} " + " ".join(f"{k}={v:.5g}" for k, v in losses.items()))
+            if on_epoch is not None:
+                on_epoch(epoch, epochs, losses)
+
+        record = execute_cell(cell, plugins, data, logged_epoch, checkpoint=(checkpoint, checkpoint_every))
+        log.write(f"end: {record['status']}" + (f" ({record['error']})" if record.get("error") else "")
+                  + (f"\n{record['traceback']}" if record.get("traceback") else ""))
         artifacts = record.pop("_artifacts", None)
         if artifacts:  # before the result: a result file implies its artifacts are complete
             store.write_artifacts(path, artifacts)
         store.write(path, record)
         checkpoint.unlink(missing_ok=True)  # done (or failed for good): start afresh next time
         return record
+
+
+class CellLog:
+    """Per-cell log beside the result (``<result>.log``), appended line by line, so a run's
+    history survives crashes and remote workers."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, line: str) -> None:
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(f"{stamp} {line}\n")
 
 
 class LocalExecutor:

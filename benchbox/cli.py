@@ -56,6 +56,10 @@ def _int_list(ctx, param, value):
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Preprocessed-image cache (default: $BENCHBOX_CACHE_DIR or ~/.cache/benchbox).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default=None,
+              help="bf16: mixed precision (autocast) for methods that support it. Default: fp32.")
+@click.option("--channels-last", is_flag=True, help="Channels-last (NHWC) tensors; can be faster on GPUs.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks (slow first epoch).")
 @click.option("--param", "params", multiple=True, metavar="NAME.KEY=VALUE",
               help="Parameter of a method or dataset, e.g. --param salad.ssl=none. Repeatable.")
 @click.option("--grid", "grid_name", default=None,
@@ -78,7 +82,7 @@ def _int_list(ctx, param, value):
               help="Ray: retries of a cell whose worker dies, before it is recorded as failed.")
 @click.pass_context
 def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_size, data_root, cache_dir,
-        device, params, grid_name, preset_name, grid_file, force, checkpoint_every, deterministic,
+        device, precision, channels_last, compile_, params, grid_name, preset_name, grid_file, force, checkpoint_every, deterministic,
         executor, ray_address, cpus_per_run, gpus_per_run, max_retries):
     """Run the grid methods × datasets × seeds; finished cells are skipped on re-run."""
     from . import grids
@@ -104,7 +108,8 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
             batch_size = batch_size if "batch_size" in explicit else values.get("batch_size", batch_size)
     entries = split_entries(methods) if methods else plugins.methods.names()
     cells = plan(plugins, entries, split_entries(datasets), seeds, image_size=image_size, epochs=epochs,
-                 batch_size=batch_size, device=device, overrides=[parse_assignment(p) for p in params],
+                 batch_size=batch_size, device=device, precision=precision,
+                 channels_last=channels_last or None, compile=compile_ or None, overrides=[parse_assignment(p) for p in params],
                  data_root=data_root, cache_dir=cache_dir)
     store = ResultStore(results_dir)
     _check_writable(Path(results_dir))

@@ -183,11 +183,14 @@ def _describe(records: list[dict]) -> str:
     versions = sorted({f"benchbox {r['versions']['benchbox']}, torch {r['versions']['torch']}" for r in records})
     devices = sorted({r.get("device", "?") for r in records})
     protocols = sorted({(r.get("split") or {}).get("protocol", "as generated") for r in records})
+    # Results made before the option existed have no precision: they trained in fp32.
+    precisions = sorted({r["method_params"].get("precision", "fp32") for r in records})
     return (f"Image size {values('image_size')}; epochs {values('epochs')}; batch size {values('batch_size')}; "
             f"seeds {values('seed')}; split protocol {', '.join(protocols)}; test set(s) "
             f"{records[0]['test_set']['n']} images, file-list hash {hashes}. F1/ACC/SEN/SPE use the threshold "
             f"with the best F1 on the test scores (the SALAD paper's protocol, which uses test labels). "
-            f"Versions: {'; '.join(versions)}. Devices: {'; '.join(devices)}.")
+            f"Versions: {'; '.join(versions)}. Devices: {'; '.join(devices)}. "
+            f"Training precision: {', '.join(p + (' autocast' if p == 'bf16' else '') for p in precisions)}.")
 
 
 def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:

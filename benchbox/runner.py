@@ -30,8 +30,11 @@ from .plugins import Plugins
 from .store import SCHEMA, ResultStore
 
 DEFAULT_IMAGE_SIZE = 64
-#: Method parameters the runner fills from its own options when a method declares them.
-RUN_KEYS = ("epochs", "batch_size", "device", "seed")
+#: Parameters that say where and how fast a cell runs, not what it computes: not part of its key.
+#: ``precision`` changes the arithmetic, so it counts, except at its default, which keeps the
+#: keys of results made before the option existed.
+EXECUTION_PARAMS = ("device", "channels_last", "compile")
+DEFAULT_PRECISION = "fp32"
 
 
 @dataclass
@@ -54,7 +57,8 @@ class Cell:
         """Hash of what defines the experiment; where it ran (device, paths) is not part of it."""
         defining = {
             "method": self.method,
-            "method_params": {k: v for k, v in self.method_params.items() if k != "device"},
+            "method_params": {k: v for k, v in self.method_params.items() if k not in EXECUTION_PARAMS
+                              and not (k == "precision" and v == DEFAULT_PRECISION)},
             "dataset": self.dataset,
             "dataset_params": self.dataset_params,
             "image_size": self.image_size,
@@ -70,7 +74,8 @@ def make_dataset(plugins: Plugins, name: str, params: dict, data_root=None, cach
 
 def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds: list[int], *,
          image_size: int | None = None, epochs: int | None = None, batch_size: int | None = None,
-         device: str = "cpu", overrides: list[tuple[str, str, str]] = (), data_root=None,
+         device: str = "cpu", precision: str | None = None, channels_last: bool | None = None,
+         compile: bool | None = None, overrides: list[tuple[str, str, str]] = (), data_root=None,
          cache_dir=None) -> list[Cell]:
     """Expand and validate the grid. Every user mistake raises here, before any training."""
     if not seeds:
@@ -107,7 +112,8 @@ def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds
             declared = cls.param_defaults()
             given = {}
             run_values = {"epochs": epochs or dataset.default_epochs,
-                          "batch_size": batch_size or dataset.default_batch_size, "device": device}
+                          "batch_size": batch_size or dataset.default_batch_size, "device": device,
+                          "precision": precision, "channels_last": channels_last, "compile": compile}
             for key, value in run_values.items():
                 if key in declared and value is not None:
                     given[key] = value

@@ -97,8 +97,14 @@ class TorchMethod(Method):
         "lr": 2e-4,
         "lr_schedule": "paper",
         "device": "cpu",
+        # How it runs (see EXECUTION_PARAMS in the runner): bf16 autocast for training (losses
+        # that need fp32, like SSIM, opt out; scoring stays fp32, since bf16's 8 bits of
+        # mantissa would tie scores), NHWC tensors, torch.compile.
+        "precision": "fp32",
+        "channels_last": False,
+        "compile": False,
     }
-    choices = {"lr_schedule": ("paper", "constant")}
+    choices = {"lr_schedule": ("paper", "constant"), "precision": ("fp32", "bf16")}
     #: Images per scoring batch (memory only, scores do not depend on it).
     score_batch_size = 256
 
@@ -115,6 +121,13 @@ class TorchMethod(Method):
         """Scores (n,) for a batch in [-1, 1]; called in eval mode without gradients."""
         raise NotImplementedError
 
+    def compile_networks(self) -> None:
+        """For ``compile=True``: compile every network's forward in place (state-dict keys
+        stay as they are, so checkpoints do not depend on it). Override to leave some out."""
+        for net in self.nets_.values():
+            for module in (net, *net.children()):
+                module.compile()
+
     # -- the loop ----------------------------------------------------------------------
     def _check(self) -> None:
         for key in ("epochs", "batch_size"):
@@ -123,15 +136,25 @@ class TorchMethod(Method):
         if not self.lr > 0:
             raise ParamError(f"{self.name}: lr must be positive, got {self.lr}")
 
-    def fit(self, train: ImageSet, *, on_epoch=None):
+    def setup(self, image_size: int) -> None:
+        """Seed, then build the networks and optimisers on the device, as ``fit`` does first
+        (the benchmark harness calls it alone)."""
         self._check()
         seed_everything(self.seed)
         self.device_ = resolve_device(self.device)
-        self.image_size_ = int(train.images.shape[-1])
+        self.image_size_ = image_size
         self.nets_ = nn.ModuleDict()
         self.optimizers_: list[torch.optim.Optimizer] = []
-        self.build(self.image_size_)
+        self.build(image_size)
         self.nets_.to(self.device_)
+        if self.channels_last:
+            self.nets_.to(memory_format=torch.channels_last)
+        if self.compile:
+            self.compile_networks()
+        self.phase_ = self.phases()[0]
+
+    def fit(self, train: ImageSet, *, on_epoch=None):
+        self.setup(int(train.images.shape[-1]))
         data = train.images.to(self.device_)
         self.order_ = torch.Generator().manual_seed(self.seed)
         resume = self._read_checkpoint()
@@ -167,8 +190,11 @@ class TorchMethod(Method):
                 perm = torch.randperm(n, generator=self.order_).to(self.device_)
             starts = list(range(0, n, self.batch_size))
             for batch in range(first_batch, len(starts)):
-                x = to_unit(data[perm[starts[batch]:starts[batch] + self.batch_size]])
-                for key, value in self.train_step(x).items():
+                x = self._input(data[perm[starts[batch]:starts[batch] + self.batch_size]])
+                with self._autocast():
+                    step_losses = self.train_step(x)
+                for key, value in step_losses.items():
+                    value = value.float()  # bf16 losses would lose digits when summed
                     sums[key] = sums[key] + value if key in sums else value.clone()
                 if stop.requested:  # SIGINT/SIGTERM: save where we are, then stop
                     self._write_checkpoint(phase, epoch, batch + 1, perm, sums, schedulers)
@@ -186,6 +212,14 @@ class TorchMethod(Method):
                 self._write_checkpoint(phase, epoch + 1, 0, None, {}, schedulers)
             if on_epoch is not None:
                 on_epoch(offset + epoch, total, losses)
+
+    def _input(self, images: torch.Tensor) -> torch.Tensor:
+        """A uint8 batch already on the device -> the networks' input, in [-1, 1]."""
+        x = to_unit(images)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _autocast(self):
+        return torch.autocast(self.device_.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     # -- checkpoints -------------------------------------------------------------------
     #: Set by the runner: where to keep the training state, and how often (epochs).
@@ -252,7 +286,7 @@ class TorchMethod(Method):
         self.nets_.eval()
         out = []
         for start in range(0, len(images), self.score_batch_size):
-            x = to_unit(images[start:start + self.score_batch_size].to(self.device_))
+            x = self._input(images[start:start + self.score_batch_size].to(self.device_))
             out.append(self.score_batch(x).float())
         return torch.cat(out).cpu().numpy().astype(np.float64)
 
@@ -267,13 +301,13 @@ class TorchMethod(Method):
         if hasattr(self, "reconstruct"):
             order = sorted(set(test.classes), key=lambda c: (c != "NORMAL", c))  # normal first
             index = np.concatenate([np.nonzero(classes == c)[0][:per_class] for c in order])
-            x = to_unit(test.images[torch.from_numpy(index)].to(self.device_))
+            x = self._input(test.images[torch.from_numpy(index)].to(self.device_))
             recon = ((self.reconstruct(x).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
             out.update(recon_index=index, originals=test.images[torch.from_numpy(index)].numpy(),
                        reconstructions=recon.cpu().numpy())
         if hasattr(self, "embed"):
             index = np.nonzero(test.labels == 0)[0][:max_latent]
-            x = to_unit(test.images[torch.from_numpy(index)].to(self.device_))
+            x = self._input(test.images[torch.from_numpy(index)].to(self.device_))
             out.update(latent_index=index, latent=self.embed(x).float().cpu().numpy())
         return out
 

@@ -1,7 +1,11 @@
 """benchbox performance harness: one run, one machine, one table (markdown + JSON).
 
     python benchmarks/bench.py                      # defaults: 64×64, batch 64, CPU
-    python benchmarks/bench.py --size 256 --device cuda --out benchmarks/gpu
+    python benchmarks/bench.py --size 256 --device cuda --variants fp32,bf16,bf16+cl \
+        --epoch-method salad --epoch-images 17922 --out benchmarks/results-gpu
+
+A variant is a '+'-joined set of fp32|bf16 (autocast), cl (channels-last), compile
+(torch.compile): each method's training step is timed once per variant.
 
 Measures per method: training images/s, scoring images/s, FLOPs of one training step
 (torch's FLOP counter) and the achieved FLOP/s against dense fp32 matmul FLOP/s measured in
@@ -13,6 +17,7 @@ Run it alone: anything else on the machine changes the numbers.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import resource
@@ -38,9 +43,11 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def matmul_flops(device, n=2048, seconds=3.0) -> float:
-    """Dense fp32 matmul FLOP/s: the practical ceiling of this device."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+def matmul_flops(device, n=2048, seconds=3.0, dtype=torch.float32) -> float:
+    """Dense matmul FLOP/s in ``dtype``: the practical ceiling of this device."""
+    if device.type == "cuda":
+        n = 8192  # 2048² is too small to fill a GPU
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
     sync(device)
@@ -52,46 +59,79 @@ def matmul_flops(device, n=2048, seconds=3.0) -> float:
     return 2 * n**3 * count / (time.perf_counter() - start)
 
 
-def prepared(name, size, batch, device, n_images):
-    from benchbox.datasets.synthetic import Synthetic
-
-    train = Synthetic(n_train=n_images).load("train", size)
-    method = Plugins(load_entry_points=False).methods.get(name)(epochs=1, batch_size=batch, device=str(device))
-    method.device_ = device
-    method.nets_ = torch.nn.ModuleDict()
-    method.optimizers_ = []
-    method.build(size)
-    method.nets_.to(device)
-    method.phase_ = method.phases()[0]  # f-AnoGAN: timed in its GAN phase
-    method.step_ = 0
-    return method, train
+def parse_variant(variant: str) -> dict:
+    flags = set(variant.split("+"))
+    unknown = flags - {"fp32", "bf16", "cl", "compile"}
+    if unknown or {"fp32", "bf16"} <= flags:
+        raise SystemExit(f"--variants: cannot read {variant!r}; use e.g. fp32, bf16, bf16+cl, bf16+cl+compile")
+    return {"precision": "bf16" if "bf16" in flags else "fp32", "channels_last": "cl" in flags,
+            "compile": "compile" in flags}
 
 
-def time_training(name, size, batch, device, steps, warmup=3):
-    method, train = prepared(name, size, batch, device, batch)
-    x = to_unit(train.images[:batch].to(device))
+def prepared(name, size, batch, device, variant="fp32"):
+    """A method set up as ``fit`` sets it up (f-AnoGAN in its GAN phase), without training."""
+    method = Plugins(load_entry_points=False).methods.get(name)(
+        epochs=1, batch_size=batch, device=str(device), **parse_variant(variant))
+    method.setup(size)
+    return method
+
+
+def count_flops(name, size, batch, device):
+    """FLOPs of one eager fp32 training step; None where torch's counter cannot follow
+    (a double backward: WGAN-GP's penalty)."""
+    method = prepared(name, size, batch, device)
+    x = method._input(torch.randint(0, 256, (batch, 1, size, size), dtype=torch.uint8, device=device))
     method.nets_.train()
     try:
         with FlopCounterMode(display=False) as counter:
             method.train_step(x)
-        flops = counter.get_total_flops()
-    except RuntimeError:  # torch's counter cannot follow a double backward (WGAN-GP's penalty)
-        flops = None
-    for _ in range(warmup):
-        method.train_step(x)
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        method.train_step(x)
-    sync(device)
-    elapsed = (time.perf_counter() - start) / steps
-    return flops, elapsed, method
+        return counter.get_total_flops()
+    except RuntimeError:
+        return None
+
+
+def time_training(name, size, batch, device, steps, variant, warmup=3):
+    from benchbox.datasets.synthetic import Synthetic
+
+    method = prepared(name, size, batch, device, variant)
+    images = Synthetic(n_train=batch).load("train", size).images
+    x = method._input(images[:batch].to(device))
+    method.nets_.train()
+    with method._autocast():
+        for _ in range(warmup):  # with compile: the first steps compile
+            method.train_step(x)
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            method.train_step(x)
+        sync(device)
+    return (time.perf_counter() - start) / steps, method
+
+
+def epoch_time(name, size, batch, device, n_images, variant) -> dict:
+    """Seconds of one whole training epoch (the second of two, so compilation and warm-up
+    are not in it) over ``n_images`` random images held on the device, as ``fit`` runs it."""
+    from benchbox.contracts import ImageSet
+
+    images = torch.randint(0, 256, (n_images, 1, size, size), dtype=torch.uint8)
+    train = ImageSet(images, np.zeros(n_images), ["NORMAL"] * n_images, [str(i) for i in range(n_images)])
+    method = Plugins(load_entry_points=False).methods.get(name)(
+        epochs=2, batch_size=batch, device=str(device), **parse_variant(variant))
+    stamps = [time.perf_counter()]
+    method.fit(train, on_epoch=lambda *_: stamps.append(time.perf_counter()))  # after a host sync
+    return {"method": name, "variant": variant, "images": n_images, "size": size, "batch": batch,
+            "first_epoch_s": stamps[1] - stamps[0], "epoch_s": stamps[2] - stamps[1]}
+
+
+@functools.lru_cache(maxsize=2)
+def scoring_images(size, n=1000):
+    from benchbox.datasets.synthetic import Synthetic
+
+    return Synthetic(n_test=n).load("test", size)
 
 
 def time_scoring(method, size, device, n=1000):
-    from benchbox.datasets.synthetic import Synthetic
-
-    test = Synthetic(n_test=n).load("test", size)
+    test = scoring_images(size, n)
     method.score(test.images[:64])  # warm-up
     sync(device)
     start = time.perf_counter()
@@ -165,35 +205,58 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--variants", default="fp32", help="comma list, e.g. fp32,bf16,bf16+cl,bf16+cl+compile")
+    parser.add_argument("--epoch-method", default=None, help="also time one whole epoch of this method")
+    parser.add_argument("--epoch-images", type=int, default=17922, help="images in that epoch (paper: OCT2017)")
+    parser.add_argument("--epoch-variants", default=None, help="variants for the epoch (default: --variants)")
+    parser.add_argument("--skip-data", action="store_true", help="skip the image-folder cache measurement")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results")))
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
+    variants = args.variants.split(",")
+    for variant in variants:
+        parse_variant(variant)
     torch.manual_seed(0)
 
-    ceiling = matmul_flops(device)
+    ceilings = {"fp32": matmul_flops(device)}
+    if any(parse_variant(v)["precision"] == "bf16" for v in variants):
+        ceilings["bf16"] = matmul_flops(device, dtype=torch.bfloat16)
     rows = []
     for name in args.methods.split(","):
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        flops, step_s, method = time_training(name, args.size, args.batch, device, args.steps)
-        scoring = time_scoring(method, args.size, device)
-        row = {"method": name, "train_img_s": args.batch / step_s, "score_img_s": scoring,
-               "step_gflop": flops and flops / 1e9, "achieved_gflop_s": flops and flops / step_s / 1e9,
-               "share_of_matmul": flops and flops / step_s / ceiling, "peak_rss_mb": peak_rss_mb()}
-        if device.type == "cuda":
-            row["max_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
-        rows.append(row)
-        print(json.dumps(row), file=sys.stderr, flush=True)
+        flops = count_flops(name, args.size, args.batch, device)
+        for variant in variants:
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            step_s, method = time_training(name, args.size, args.batch, device, args.steps, variant)
+            scoring = time_scoring(method, args.size, device)
+            ceiling = ceilings[parse_variant(variant)["precision"]]
+            row = {"method": name, "variant": variant, "train_img_s": args.batch / step_s, "score_img_s": scoring,
+                   "step_gflop": flops and flops / 1e9, "achieved_gflop_s": flops and flops / step_s / 1e9,
+                   "share_of_matmul": flops and flops / step_s / ceiling, "peak_rss_mb": peak_rss_mb()}
+            if device.type == "cuda":
+                row["max_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+    epochs = []
+    if args.epoch_method:
+        for variant in (args.epoch_variants or args.variants).split(","):
+            epochs.append(epoch_time(args.epoch_method, args.size, args.batch, device, args.epoch_images, variant))
+            print(json.dumps(epochs[-1]), file=sys.stderr, flush=True)
     overhead = epoch_overhead("ae", args.size, args.batch, device)
-    data = data_path(args.size)
+    data = None if args.skip_data else data_path(args.size)
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "threads": torch.get_num_threads(),
                     "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu"},
         "versions": {"benchbox": __version__, "torch": torch.__version__, "python": platform.python_version()},
-        "settings": {"size": args.size, "batch": args.batch, "device": str(device), "steps": args.steps},
-        "matmul_gflop_s": ceiling / 1e9, "methods": rows, "epoch_overhead_ae": overhead, "data": data,
+        "settings": {"size": args.size, "batch": args.batch, "device": str(device), "steps": args.steps,
+                     # PyTorch's defaults: TF32 for cuDNN convolutions, not for matmul; so on
+                     # Ampere and later, fp32 convolutions may beat the fp32 matmul ceiling.
+                     "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32,
+                              "cudnn_conv": torch.backends.cudnn.allow_tf32}},
+        "matmul_gflop_s": {k: v / 1e9 for k, v in ceilings.items()}, "methods": rows, "epochs": epochs,
+        "epoch_overhead_ae": overhead, "data": data,
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -204,26 +267,34 @@ def main(argv=None):
 
 def markdown(r) -> str:
     s = r["settings"]
+    ceilings = ", ".join(f"{k} **{v:.1f} GFLOP/s**" for k, v in r["matmul_gflop_s"].items())
     lines = [f"# benchbox benchmark — {r['date']}", "",
              f"{r['machine']['device']} ({r['machine']['processor']}, {r['machine']['threads']} threads), "
              f"{r['machine']['platform']}; benchbox {r['versions']['benchbox']}, torch {r['versions']['torch']}. "
              f"{s['size']}×{s['size']}, batch {s['batch']}, device {s['device']}.", "",
-             f"Dense fp32 matmul: **{r['matmul_gflop_s']:.1f} GFLOP/s** (the ceiling below).", "",
-             "| method | train img/s | score img/s | GFLOP per step | achieved GFLOP/s | share of matmul | peak RSS MB |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             f"Dense matmul: {ceilings} (the ceiling for each variant's precision).", "",
+             "| method | variant | train img/s | score img/s | GFLOP per step | achieved GFLOP/s | share of matmul "
+             "| peak RSS MB | max CUDA alloc MB |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for m in r["methods"]:
         if m["step_gflop"] is None:
             flop_cells = "n/a (double backward) | n/a | n/a"
         else:
             flop_cells = f"{m['step_gflop']:.2f} | {m['achieved_gflop_s']:.1f} | {m['share_of_matmul']:.0%}"
-        lines.append(f"| {m['method']} | {m['train_img_s']:.0f} | {m['score_img_s']:.0f} | {flop_cells} | "
-                     f"{m['peak_rss_mb']:.0f} |")
+        cuda = f"{m['max_allocated_mb']:.0f}" if "max_allocated_mb" in m else "–"
+        lines.append(f"| {m['method']} | {m['variant']} | {m['train_img_s']:.0f} | {m['score_img_s']:.0f} | "
+                     f"{flop_cells} | {m['peak_rss_mb']:.0f} | {cuda} |")
+    for e in r.get("epochs", []):
+        lines += ["", f"One {e['method']} epoch ({e['variant']}) over {e['images']:,} images of "
+                      f"{e['size']}×{e['size']}, batch {e['batch']}: **{e['epoch_s']:.1f} s** "
+                      f"(first epoch, with warm-up: {e['first_epoch_s']:.1f} s)."]
     o, d = r["epoch_overhead_ae"], r["data"]
     lines += ["", f"Epoch outside the training steps (AE, 1,024 images): {o['outside_share']:.1%} "
-                  f"({o['outside_s']:.2f} s of {o['epoch_s']:.2f} s).",
-              f"Image folder, {d['files']} JPEGs of 512×496: first load {d['first_s']:.2f} s, cached "
-              f"{d['cached_s']:.3f} s ({d['speedup']:.0f}×).", ""]
-    return "\n".join(lines)
+                  f"({o['outside_s']:.2f} s of {o['epoch_s']:.2f} s)."]
+    if d:
+        lines.append(f"Image folder, {d['files']} JPEGs of 512×496: first load {d['first_s']:.2f} s, cached "
+                     f"{d['cached_s']:.3f} s ({d['speedup']:.0f}×).")
+    return "\n".join(lines + [""])
 
 
 if __name__ == "__main__":

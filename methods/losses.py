@@ -25,6 +25,9 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 
 
     The window shrinks to the image for images smaller than ``window`` (odd sizes only).
     """
+    if torch.is_autocast_enabled(x.device.type):  # variances in bf16 cancel to noise: fp32 here
+        with torch.autocast(x.device.type, enabled=False):
+            return ssim_map(x.float(), y.float(), window, sigma)
     window = min(window, x.shape[-1] - (1 - x.shape[-1] % 2))
     w = _gaussian_window(window, sigma, str(x.device), x.dtype)
     c1 = (K1 * DYNAMIC_RANGE) ** 2
@@ -32,7 +35,7 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 
     # One convolution over the five moments instead of five convolutions.
     stacked = torch.cat([x, y, x * x, y * y, x * y], dim=1)
     n, ch = x.shape[0], x.shape[1]
-    moments = F.conv2d(stacked.view(n * 5 * ch, 1, *x.shape[-2:]), w).view(n, 5, ch, *(
+    moments = F.conv2d(stacked.reshape(n * 5 * ch, 1, *x.shape[-2:]), w).view(n, 5, ch, *(
         s - window + 1 for s in x.shape[-2:]))
     mu_x, mu_y, xx, yy, xy = moments.unbind(1)
     var_x = xx - mu_x * mu_x

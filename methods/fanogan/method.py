@@ -26,6 +26,13 @@ class FAnoGANMethod(BackboneParams, TorchMethod):
         self.opt_d_ = self.adam(net.critic, betas=(0.0, 0.9))
         self.step_ = 0
 
+    def compile_networks(self):
+        # torch.compile cannot differentiate twice, and WGAN-GP's penalty differentiates the
+        # critic twice: the critic runs eagerly.
+        net = self.nets_["fanogan"]
+        net.generator.compile()
+        net.encoder.compile()
+
     def _sample(self, n):
         return torch.rand(n, self.latent_dim, device=self.device_) * 2 - 1
 

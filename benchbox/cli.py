@@ -82,8 +82,8 @@ def _int_list(ctx, param, value):
               help="Ray: retries of a cell whose worker dies, before it is recorded as failed.")
 @click.pass_context
 def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_size, data_root, cache_dir,
-        device, precision, channels_last, compile_, params, grid_name, preset_name, grid_file, force, checkpoint_every, deterministic,
-        executor, ray_address, cpus_per_run, gpus_per_run, max_retries):
+        device, precision, channels_last, compile_, params, grid_name, preset_name, grid_file, force,
+        checkpoint_every, deterministic, executor, ray_address, cpus_per_run, gpus_per_run, max_retries):
     """Run the grid methods × datasets × seeds; finished cells are skipped on re-run."""
     from . import grids
     from .progress import RichProgress
@@ -109,8 +109,8 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
     entries = split_entries(methods) if methods else plugins.methods.names()
     cells = plan(plugins, entries, split_entries(datasets), seeds, image_size=image_size, epochs=epochs,
                  batch_size=batch_size, device=device, precision=precision,
-                 channels_last=channels_last or None, compile=compile_ or None, overrides=[parse_assignment(p) for p in params],
-                 data_root=data_root, cache_dir=cache_dir)
+                 channels_last=channels_last or None, compile=compile_ or None,
+                 overrides=[parse_assignment(p) for p in params], data_root=data_root, cache_dir=cache_dir)
     store = ResultStore(results_dir)
     _check_writable(Path(results_dir))
     if deterministic:

@@ -194,6 +194,15 @@ def epoch_overhead(name, size, batch, device, n_images=1024):
     return {"epoch_s": total, "outside_s": total - inside[0], "outside_share": (total - inside[0]) / total}
 
 
+def write_results(result: dict, out: str, table: str) -> None:
+    """The raw numbers as JSON and the table as markdown, side by side in ``out``; the table printed."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(result, indent=1) + "\n")
+    (folder / "results.md").write_text(table)
+    print(table)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -258,11 +267,7 @@ def main(argv=None):
         "matmul_gflop_s": {k: v / 1e9 for k, v in ceilings.items()}, "methods": rows, "epochs": epochs,
         "epoch_overhead_ae": overhead, "data": data,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / "results.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(result, args.out, markdown(result))
 
 
 def markdown(r) -> str:

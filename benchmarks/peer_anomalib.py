@@ -30,7 +30,7 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench import matmul_flops, time_training  # noqa: E402
+from bench import matmul_flops, time_training, write_results  # noqa: E402
 
 from benchbox import __version__  # noqa: E402
 from benchbox.datasets.folder import FolderDataset  # noqa: E402
@@ -162,11 +162,7 @@ def main(argv=None):
         "ratio_step": ours["train_img_s"] / max(r["train_img_s"] for r in theirs),
         "ratio_epoch": best["epoch_s"] / ours["epoch_s"],
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / "results.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(result, args.out, markdown(result))
 
 
 def markdown(r) -> str:

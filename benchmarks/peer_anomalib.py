@@ -27,10 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench import matmul_flops, time_training, write_results  # noqa: E402
+from bench import CountFlops, matmul_flops, time_training, write_results  # noqa: E402
 
 from benchbox import __version__  # noqa: E402
 from benchbox.datasets.folder import FolderDataset  # noqa: E402
@@ -100,14 +99,14 @@ def anomalib_step_flops(model, x) -> float:
     """FLOPs of anomalib's training-step arithmetic (forward, both backwards), counted eagerly."""
     net = model.model
     net.train()
-    with FlopCounterMode(display=False) as counter:
+    with CountFlops() as counter:
         padded, fake, latent_i, latent_o = net(x)
         pred_real, _ = net.discriminator(padded)
         pred_fake, _ = net.discriminator(fake)
         model.generator_loss(latent_i, latent_o, padded, fake, pred_real, pred_fake).backward(retain_graph=True)
         pred_fake, _ = net.discriminator(fake.detach())
         model.discriminator_loss(pred_real, pred_fake).backward()
-    return counter.get_total_flops()
+    return counter.total
 
 
 def benchbox_epoch(root: Path, size: int, batch: int, steps: int) -> dict:
@@ -115,7 +114,7 @@ def benchbox_epoch(root: Path, size: int, batch: int, steps: int) -> dict:
     device = torch.device("cpu")
     step_s, method = time_training("ganomaly", size, batch, device, steps, "fp32")
     x = method._input(torch.randint(0, 256, (batch, 1, size, size), dtype=torch.uint8))
-    with FlopCounterMode(display=False) as counter:
+    with CountFlops() as counter:
         method.train_step(x)
     with tempfile.TemporaryDirectory() as cache:
         FolderDataset(data_root=str(root), cache_dir=cache).load("train", size)  # warm the cache
@@ -124,7 +123,7 @@ def benchbox_epoch(root: Path, size: int, batch: int, steps: int) -> dict:
         Plugins(load_entry_points=False).methods.get("ganomaly")(epochs=1, batch_size=batch).fit(train)
         total = time.perf_counter() - start
     return {"epoch_s": total, "step_s": step_s, "train_img_s": batch / step_s,
-            "gflop_per_image": counter.get_total_flops() / batch / 1e9}
+            "gflop_per_image": counter.total / batch / 1e9}
 
 
 def main(argv=None):

@@ -69,8 +69,9 @@ def _int_list(ctx, param, value):
 @click.option("--grid-file", type=click.Path(dir_okay=False), default=None,
               help="TOML file of grids and presets (default: the built-in benchbox/grids.toml).")
 @click.option("--force", is_flag=True, help="Recompute cells whose results already exist.")
-@click.option("--checkpoint-every", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Save each run's training state every N epochs (and on SIGINT/SIGTERM) to resume it.")
+@click.option("--checkpoint-every", default="1", show_default=True,
+              help="Save each run's training state every N epochs, or every 90s / 10m / 1h of training "
+                   "(and always on SIGINT/SIGTERM), to resume it.")
 @click.option("--deterministic", is_flag=True,
               help="Use PyTorch's deterministic algorithms (CUDA; CPU runs are deterministic anyway).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
@@ -90,7 +91,9 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
     from .runner import plan, run_grid
     from .store import ResultStore
     from .tables import render
+    from .training import checkpoint_interval
 
+    checkpoint_interval(checkpoint_every)  # a mistake here is reported before anything runs
     plugins = get_plugins()
     if grid_name or preset_name:
         config = grids.load(grid_file)

@@ -23,7 +23,7 @@ def _ray():
     return ray
 
 
-def _run_on_worker(cell, results_root: str, force: bool, checkpoint_every: int):
+def _run_on_worker(cell, results_root: str, force: bool, checkpoint_every: int | str):
     """Executed by a Ray worker: the same code path as a local run."""
     import socket
 

@@ -244,7 +244,7 @@ def _checked_scores(method, images: ImageSet) -> np.ndarray:
 
 
 def run_cell_locked(cell: Cell, plugins: Plugins, data: DataCache, store: ResultStore, *,
-                    force: bool, checkpoint_every: int, on_epoch=None) -> dict | None:
+                    force: bool, checkpoint_every: int | str, on_epoch=None) -> dict | None:
     """Run one cell under its lock, resuming from its checkpoint; write and return its record.
     None when another live process holds the cell or finished it meanwhile."""
     path = store.path(cell.dataset, cell.label, cell.seed, cell.key)
@@ -289,7 +289,7 @@ class LocalExecutor:
     """Runs cells one after another in this process."""
 
     def run(self, cells: list[Cell], plugins: Plugins, store: ResultStore, *, force: bool,
-            checkpoint_every: int, on_start, on_epoch, on_done) -> None:
+            checkpoint_every: int | str, on_start, on_epoch, on_done) -> None:
         data = DataCache(plugins)
         for cell in cells:
             on_start(cell)
@@ -307,9 +307,12 @@ class GridSummary:
 
 
 def run_grid(cells: list[Cell], plugins: Plugins, store: ResultStore, *, force: bool = False,
-             executor=None, progress=None, checkpoint_every: int = 1) -> GridSummary:
+             executor=None, progress=None, checkpoint_every: int | str = 1) -> GridSummary:
     """Run every cell whose result is not already in ``store`` (or all with ``force``)."""
     from .progress import NullProgress
+    from .training import checkpoint_interval
+
+    checkpoint_interval(checkpoint_every)  # refuse a bad value before anything trains
 
     progress = progress or NullProgress()
     summary = GridSummary()

@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -66,6 +67,24 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise ParamError(f"unknown device {name!r}; use cpu, cuda or auto") from None
+
+
+_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def checkpoint_interval(every: int | str) -> tuple[str, float]:
+    """``--checkpoint-every``: N epochs (``5``), or a wall-clock duration (``90s``, ``10m``,
+    ``1h``) for epochs too short to be worth saving each time. -> ("epochs" | "seconds", n)."""
+    text = str(every).strip().lower()
+    unit = _SECONDS.get(text[-1:])
+    try:
+        kind, value = ("seconds", float(text[:-1]) * unit) if unit else ("epochs", int(text))
+    except ValueError:
+        kind, value = "", 0
+    if not value > 0:
+        raise ParamError(f"--checkpoint-every: expected a positive number of epochs or a duration "
+                         f"such as 90s, 10m or 1h, got {every!r}")
+    return kind, value
 
 
 def seed_everything(seed: int) -> None:
@@ -155,6 +174,7 @@ class TorchMethod(Method):
 
     def fit(self, train: ImageSet, *, on_epoch=None):
         self.setup(int(train.images.shape[-1]))
+        self._last_checkpoint = time.monotonic()
         data = train.images.to(self.device_)
         self.order_ = torch.Generator().manual_seed(self.seed)
         resume = self._read_checkpoint()
@@ -208,7 +228,7 @@ class TorchMethod(Method):
                 if not math.isfinite(value):
                     raise Diverged(offset + epoch, key)
             perm, sums = None, {}
-            if self.checkpoint_path and epoch % self.checkpoint_every == 0 and epoch < self.epochs:
+            if self.checkpoint_path and epoch < self.epochs and self._checkpoint_due(epoch):
                 self._write_checkpoint(phase, epoch + 1, 0, None, {}, schedulers)
             if on_epoch is not None:
                 on_epoch(offset + epoch, total, losses)
@@ -222,9 +242,16 @@ class TorchMethod(Method):
         return torch.autocast(self.device_.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     # -- checkpoints -------------------------------------------------------------------
-    #: Set by the runner: where to keep the training state, and how often (epochs).
+    #: Set by the runner: where to keep the training state, and how often (see
+    #: :func:`checkpoint_interval`: N epochs, or a duration such as "10m").
     checkpoint_path: str | None = None
-    checkpoint_every: int = 1
+    checkpoint_every: int | str = 1
+
+    def _checkpoint_due(self, epoch: int) -> bool:
+        kind, value = checkpoint_interval(self.checkpoint_every)
+        if kind == "epochs":
+            return epoch % value == 0
+        return time.monotonic() - self._last_checkpoint >= value
     #: Plain attributes (ending in _) that belong to the training state (e.g. step counters).
     state_attributes: tuple[str, ...] = ()
 
@@ -244,6 +271,7 @@ class TorchMethod(Method):
                     "numpy": np.random.get_state(), "python": random.getstate(),
                     "cuda": torch.cuda.get_rng_state_all() if self.device_.type == "cuda" else None},
         }
+        self._last_checkpoint = time.monotonic()
         path = Path(self.checkpoint_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

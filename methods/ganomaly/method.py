@@ -1,5 +1,6 @@
 """GANomaly: adversarial (feature matching) + contextual L1 + encoder L2 losses with weights
-w_adv = 1, w_con = 50, w_enc = 1; score = mean (z − ẑ)² over the latent dimensions."""
+w_adv = 1, w_con = 50, w_enc = 1; score = ‖z − ẑ‖₁ as the paper writes it (mean over the
+latent dimensions), or the authors' code's mean (z − ẑ)² with ``score_norm=l2``."""
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +15,8 @@ class GANomaly(BackboneParams, TorchMethod):
     """GANomaly (Akcay et al. 2018): encoder–decoder–encoder with latent-distance score."""
 
     name = "ganomaly"
-    params = {"w_adv": 1.0, "w_con": 50.0, "w_enc": 1.0}
+    params = {"w_adv": 1.0, "w_con": 50.0, "w_enc": 1.0, "score_norm": "l1"}
+    choices = {"score_norm": ("l1", "l2")}
 
     def build(self, image_size):
         self.nets_["generator"] = GANomalyGenerator(image_size, self.latent_dim, self.width, self.max_width)
@@ -52,4 +54,5 @@ class GANomaly(BackboneParams, TorchMethod):
 
     def score_batch(self, x):
         _, z, z_hat = self.nets_["generator"](x)
-        return (z - z_hat).pow(2).mean(1)
+        difference = z - z_hat
+        return (difference.abs() if self.score_norm == "l1" else difference.pow(2)).mean(1)

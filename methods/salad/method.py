@@ -20,6 +20,7 @@ class SALAD(BackboneParams, TorchMethod):
     """SALAD: image- and feature-space adversarial translation, center constraint, self-supervision."""
 
     name = "salad"
+    revision = 1  # 1: L_str is SSIM of intensities in [0, 1], not of signed [-1, 1] values
     params = {
         "image_loss": "ssim",  # Table III, image space
         "feature_constraint": "center",  # Table III, feature space

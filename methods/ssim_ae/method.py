@@ -9,7 +9,8 @@ class SSIMAE(AE):
     """Auto-encoder with structural-similarity loss and SSIM-residual score (Bergmann et al. 2018)."""
 
     name = "ssim_ae"
-    params = {"ssim_window": 11}
+    params = {"ssim_window": 11, "latent_dim": 100}  # Bergmann et al.'s latent size d = 100
+    revision = 1  # 1: SSIM of intensities in [0, 1], not of signed [-1, 1] values
 
     def train_step(self, x):
         loss = 1.0 - ssim_map(x, self.nets_["ae"](x), self.ssim_window).mean()

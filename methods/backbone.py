@@ -48,13 +48,14 @@ class Encoder(nn.Module):
     hidden map (used for feature matching by GAN discriminators)."""
 
     def __init__(self, image_size: int, out_dim: int, width: int = 32, max_width: int = 256,
-                 in_channels: int = 1, norm: bool = True):
+                 in_channels: int = 1, norm: bool = True, first_norm: bool = True):
         super().__init__()
         chans = channels(image_size, width, max_width)
         layers: list[nn.Module] = []
         previous = in_channels
-        for out_ch in chans:
-            layers += _block(nn.Conv2d(previous, out_ch, 4, 2, 1, bias=not norm), out_ch, norm)
+        for i, out_ch in enumerate(chans):
+            normed = norm and (first_norm or i > 0)  # DCGAN-style encoders skip the first
+            layers += _block(nn.Conv2d(previous, out_ch, 4, 2, 1, bias=not normed), out_ch, normed)
             previous = out_ch
         self.hidden = nn.Sequential(*layers)
         self.head = nn.Conv2d(previous, out_dim, 4, 2, 1)

@@ -32,6 +32,9 @@ class SALAD(BackboneParams, TorchMethod):
         "ssim_window": 11,
         "patch_width": 64,
         "mlp_hidden": 256,
+        # IV-B: "InstanceNorm and LeakyReLU are used after each convolutional layer"; False
+        # leaves the first encoder layer unnormalised, as DCGAN-style encoders do.
+        "first_norm": True,
     }
     choices = {
         "image_loss": ("ssim", "l1"),
@@ -43,7 +46,7 @@ class SALAD(BackboneParams, TorchMethod):
     def build(self, image_size):
         self.nets_["salad"] = nets = SALADNets(
             image_size, self.latent_dim, self.width, self.max_width, self.ssl,
-            self.shared_layers, self.patch_width, self.mlp_hidden)
+            self.shared_layers, self.patch_width, self.mlp_hidden, self.first_norm)
         self.opt_g_ = self.adam(*nets.generator_modules())
         self.opt_d_ = self.adam(nets.image_disc, nets.feature_disc)
         # The normal-class center C (eq. 7); a buffer, so it moves with the networks.

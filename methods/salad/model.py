@@ -58,9 +58,10 @@ class SALADNets(nn.Module):
     """
 
     def __init__(self, image_size: int, latent_dim: int, width: int, max_width: int, ssl: str,
-                 shared_layers: int = 2, patch_width: int = 64, mlp_hidden: int = 256):
+                 shared_layers: int = 2, patch_width: int = 64, mlp_hidden: int = 256,
+                 first_norm: bool = True):
         super().__init__()
-        self.encoder = Encoder(image_size, latent_dim, width, max_width)
+        self.encoder = Encoder(image_size, latent_dim, width, max_width, first_norm=first_norm)
         self.decoder = Decoder(image_size, latent_dim, width, max_width)
         self.image_disc = PatchGAN(image_size, patch_width)
         self.feature_disc = FeatureDiscriminator(latent_dim, mlp_hidden)

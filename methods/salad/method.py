@@ -35,17 +35,12 @@ class SALAD(BackboneParams, TorchMethod):
         # IV-B: "InstanceNorm and LeakyReLU are used after each convolutional layer"; False
         # leaves the first encoder layer unnormalised, as DCGAN-style encoders do.
         "first_norm": True,
-        # Eq. 6 writes L_fea = |ẑ − z| ("element-wise L1") and eq. 7 L_ct = ½‖z' − C‖²₂ (a
-        # norm): "mixed" takes L_fea as a mean and L_ct as a sum over the latent dimensions, as
-        # written; "sum" takes both as norms of the latent vector, "mean" both per element.
-        "latent_reduction": "mixed",
     }
     choices = {
         "image_loss": ("ssim", "l1"),
         "feature_constraint": ("center", "kl", "none"),
         "ssl": SSL_MODES,
         "score": ("feature", "image", "center"),
-        "latent_reduction": ("mixed", "sum", "mean"),
     }
 
     def build(self, image_size):
@@ -62,14 +57,9 @@ class SALAD(BackboneParams, TorchMethod):
             return 1.0 - ssim(x, x_hat, self.ssim_window).mean()
         return (x - x_hat).abs().mean()
 
-    def over_latent(self, values, as_norm):
-        """Reduce per-dimension latent losses (n×d) over d as the reading says, then over the batch."""
-        by_norm = self.latent_reduction == "sum" or (self.latent_reduction == "mixed" and as_norm)
-        return (values.sum(1) if by_norm else values.mean(1)).mean()
-
     def feature_constraint_fn(self, z_enc, center):
         if self.feature_constraint == "center":  # L_ct = ½‖z' − C‖² (eq. 7), batch mean
-            return 0.5 * self.over_latent((z_enc - center).pow(2), as_norm=True)
+            return 0.5 * (z_enc - center).pow(2).sum(1).mean()
         if self.feature_constraint == "kl":  # KL(N(μ_B, σ²_B) ‖ N(0, I)) of the batch, per dimension
             mu, var = z_enc.mean(0), z_enc.var(0, unbiased=False) + 1e-8
             return 0.5 * (var + mu.pow(2) - 1 - var.log()).sum()
@@ -88,7 +78,7 @@ class SALAD(BackboneParams, TorchMethod):
             "adv": 0.5 * (nets.feature_disc(z_enc) - 1).pow(2).mean()
             + 0.5 * (nets.image_disc(x_gen) - 1).pow(2).mean(),
             "img": self.image_loss_fn(x, x_hat),  # eq. 4 (or L1, Table III)
-            "fea": self.over_latent((z_hat - z).abs(), as_norm=False),  # eq. 6
+            "fea": (z_hat - z).abs().mean(),  # eq. 6
             "ct": self.feature_constraint_fn(z_enc, nets.center),  # eq. 7 (or KL / none)
         }
         weights = {"adv": self.alpha, "img": self.beta, "fea": self.gamma, "ct": self.delta}

@@ -182,6 +182,9 @@ def table(results_dir, fmt, threshold, output):
     records, problems = ResultStore(results_dir).records()
     for problem in problems:
         err.print(f"[yellow]skipped[/yellow] {problem}")
+    if not records:  # nothing to aggregate is an error, and no file is written
+        raise click.ClickException(f"--results-dir {results_dir}: no result files there "
+                                   f"(expected <dataset>/<method>__seed<k>__<key>.json)")
     for warning in seed_warnings(records):
         err.print(f"[yellow]warning[/yellow] {warning}")
     text = render(records, fmt, threshold)

@@ -37,7 +37,8 @@ def _matplotlib():
 
 def _save(fig, base: Path) -> list[Path]:
     """PNG and PDF, without dates or versions in the files (regenerable byte for byte)."""
-    paths = [base.with_suffix(".png"), base.with_suffix(".pdf")]
+    # Appended, not with_suffix: a label such as salad[center_lr=0.05] has a dot of its own.
+    paths = [base.with_name(base.name + ".png"), base.with_name(base.name + ".pdf")]
     fig.savefig(paths[0], metadata={"Software": None}, bbox_inches="tight")
     fig.savefig(paths[1], metadata={"Creator": None, "Producer": None, "CreationDate": None}, bbox_inches="tight")
     _matplotlib().close(fig)
@@ -238,8 +239,11 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:
         best, sig = significance_table(ds)
         write(f"{name}-significance.md", sig + "\n")
         index += [f"### Is the difference real? (paired bootstrap of AUROC against the best, {best})", "",
-                  "Test images resampled with replacement (2,000 times, the same resample for both methods), "
-                  "ΔAUROC averaged over the seeds both have; two-sided p-value.", "", sig, ""]
+                  "Two-level paired bootstrap (2,000 replicates; Davison & Hinkley 1997, §3.8): each "
+                  "replicate resamples the test images once, the same resample for both methods and every "
+                  "seed, and resamples the seeds both have; ΔAUROC is the mean over the resampled seeds. "
+                  "The interval covers test-image and training-run (seed) variation; two-sided p-value.",
+                  "", sig, ""]
         for table_name, text in ablation_tables(ds).items():
             write(f"{name}-{table_name}.md", text)
             index += [f"### Ablation, {table_name.replace('table', 'Table ')}", "", text, ""]

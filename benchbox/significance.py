@@ -1,9 +1,15 @@
 """Is one method's AUROC really higher than another's on the same test images?
 
-A paired bootstrap: the test images are resampled with replacement (the same resample for
-both methods), the AUROC difference is computed on each resample, and — with several seeds —
-averaged over the seeds both methods share. The paper gives no such test; a 0.01 difference
-on a few hundred images is often noise.
+A two-level (hierarchical) paired bootstrap over the two sources of variation in a Table I
+cell: which test images were drawn, and which training run (seed) was drawn. Each replicate
+resamples the test images once, with replacement — the *same* resample for both methods and
+for every seed, because all seeds are scored on the same images, so their image-sampling
+error is shared, not independent — and resamples the seeds with replacement; its ΔAUROC is the
+mean over the resampled seeds of AUROC(a) − AUROC(b) on the resampled images. With one seed it
+is the classic paired bootstrap of AUROC (e.g. as in pROC's ``roc.test(method="bootstrap")``);
+the two-stage scheme is that of Davison & Hinkley, *Bootstrap Methods and their Application*
+(1997), §3.8, for data with two levels of variation. The paper gives no such test; a 0.01
+difference on a few hundred images is often noise.
 """
 
 from __future__ import annotations
@@ -27,16 +33,24 @@ def paired_bootstrap(labels_per_seed, scores_a_per_seed, scores_b_per_seed, n_bo
                      seed: int = 0) -> dict:
     """ΔAUROC = AUROC(a) − AUROC(b) with a 95% percentile interval and a two-sided p-value.
 
-    Each argument is a list with one array per shared seed (same images, same order)."""
+    Each argument is a list with one array per shared seed; every seed scores the same test
+    images in the same order (the labels must agree)."""
+    labels = np.asarray(labels_per_seed[0], dtype=np.float64)
+    for other in labels_per_seed[1:]:
+        if not np.array_equal(np.asarray(other, dtype=np.float64), labels):
+            raise ValueError("paired_bootstrap: every seed must score the same test images")
+    a = np.asarray(scores_a_per_seed, dtype=np.float64)  # seeds × images
+    b = np.asarray(scores_b_per_seed, dtype=np.float64)
+    n_seeds, n = a.shape
     rng = np.random.default_rng(seed)
-    observed, replicates = [], []
-    for labels, a, b in zip(labels_per_seed, scores_a_per_seed, scores_b_per_seed):
-        labels, a, b = (np.asarray(v, dtype=np.float64) for v in (labels, a, b))
-        observed.append(_auroc_rows(labels[None], a[None])[0] - _auroc_rows(labels[None], b[None])[0])
-        index = rng.integers(0, len(labels), (n_boot, len(labels)))
-        lab = labels[index]
-        replicates.append(_auroc_rows(lab, a[index]) - _auroc_rows(lab, b[index]))
-    deltas = np.nanmean(np.stack(replicates), axis=0)
+    index = rng.integers(0, n, (n_boot, n))  # one image resample per replicate, shared by all seeds
+    picked = rng.integers(0, n_seeds, (n_boot, n_seeds))  # and a resample of the seeds
+    lab = labels[index]
+    observed = [_auroc_rows(labels[None], a[s][None])[0] - _auroc_rows(labels[None], b[s][None])[0]
+                for s in range(n_seeds)]
+    per_seed = np.stack([_auroc_rows(lab, a[s][index]) - _auroc_rows(lab, b[s][index])
+                         for s in range(n_seeds)])  # seeds × replicates
+    deltas = per_seed[picked, np.arange(n_boot)[:, None]].mean(1)
     deltas = deltas[np.isfinite(deltas)]
     delta = float(np.mean(observed))
     if np.allclose(deltas, 0.0):
@@ -45,4 +59,4 @@ def paired_bootstrap(labels_per_seed, scores_a_per_seed, scores_b_per_seed, n_bo
         p_value = float(min(1.0, 2 * min((deltas <= 0).mean(), (deltas >= 0).mean())))
     low, high = np.percentile(deltas, [2.5, 97.5])
     return {"delta": delta, "ci_low": float(low), "ci_high": float(high), "p_value": p_value,
-            "n_seeds": len(observed), "n_boot": n_boot}
+            "n_seeds": n_seeds, "n_boot": n_boot}

@@ -104,3 +104,10 @@ def test_corrupt_result_is_reported_by_table(cli, tmp_path):
     result = cli("table", "--results-dir", "res")
     assert f"res/synthetic/{victim.name}" in result.output and "not a result record" in result.output
     assert "| ae       | " in result.output and "/2" in result.output  # averaged over 1 of 2, said so
+
+
+def test_table_of_an_empty_results_dir_fails_and_writes_nothing(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = cli("table", "--results-dir", "empty", "--format", "csv", "-o", "t.csv")
+    assert result.exit_code != 0 and "--results-dir empty: no result files there" in result.output
+    assert not (tmp_path / "t.csv").exists()

@@ -59,3 +59,16 @@ def test_missing_pieces_are_stated_not_errors(tmp_path):
     build(results, tmp_path / "out", tsne=("salad", "ae"))
     index = (tmp_path / "out" / "index.md").read_text()
     assert "not a readable result file" in index and "No results found" in index
+
+
+def test_figure_names_keep_a_label_with_a_dot(tmp_path):
+    """salad[center_lr=0.05] and salad[center_lr=0.5] must not both become '…center_lr=0.png'."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchbox.report import _save
+    paths = _save(plt.figure(), tmp_path / "chest_xray-recon-salad_center_lr=0.05")
+    assert [p.name for p in paths] == ["chest_xray-recon-salad_center_lr=0.05.png",
+                                       "chest_xray-recon-salad_center_lr=0.05.pdf"]
+    assert all(p.exists() for p in paths)

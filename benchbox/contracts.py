@@ -133,6 +133,9 @@ class Dataset(Configurable):
         """Where the data is looked for, and whether it was found there."""
         return ("(generated in memory)", True)
 
+    def validate(self) -> None:
+        """Raise a clear error now, before any training, if the data cannot serve (optional)."""
+
     def provenance(self) -> dict:
         """What a result must record to reproduce the splits (e.g. dev-protocol file lists)."""
         return {}

@@ -109,6 +109,7 @@ def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds
             raise DataError(f"dataset {dataset_name!r}: no data found at {where}."
                             + (f" Expected layout: {layout}." if layout else "")
                             + (f" Published: {dataset.published}." if dataset.published else ""))
+        dataset.validate()
         size = image_size or dataset.default_image_size or DEFAULT_IMAGE_SIZE
         for name, inline in parsed:
             cls = plugins.methods.get(name)

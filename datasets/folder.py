@@ -91,11 +91,27 @@ class FolderDataset(Dataset):
     def is_normal(self, class_name: str) -> bool:
         return class_name.lower() == self.normal_class.lower()
 
+    #: Class folder names a layout may hold (upper case); empty: any (the generic plugin).
+    known_classes: tuple[str, ...] = ()
+
     def class_folders(self, split_dir: Path) -> list[Path]:
         folders = [p for p in sorted(split_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")]
         if not folders:
             raise self.missing(f"{split_dir} has no class folders")
+        foreign = [p.name for p in folders if self.known_classes and p.name.upper() not in self.known_classes]
+        if foreign:
+            raise DataError(f"dataset {self.name!r}: {split_dir} holds class folder(s) {', '.join(foreign)}, "
+                            f"which are not {self.name}'s classes ({', '.join(self.known_classes)}). Is "
+                            f"--data-root another dataset? For any other tree use --dataset folder.")
         return folders
+
+    def validate(self) -> None:
+        """Before anything runs: the training split lists, and holds the normal class."""
+        if self.split_protocol() == "official" or _child(self._root(), "train") is not None:
+            classes = sorted({c for _, c in self.files("train")})
+            if not any(self.is_normal(c) for c in classes) and not self.train_extra():
+                raise self.missing(f"no normal training images: no class folder named {self.normal_class!r} "
+                                   f"(normal_class) in {_child(self._root(), 'train')}; found: {', '.join(classes)}")
 
     def files(self, split: str) -> list[tuple[Path, str]]:
         """(path, class name) of every image of a split on disk (listed once per instance)."""
@@ -209,6 +225,7 @@ class OCT(FolderDataset):
     # Kermany names are CLASS-PATIENT-N.jpeg (some copies prefix "all-").
     params = {"normal_class": "NORMAL", "group_pattern": r"[A-Za-z]+-(\d+)-\d+"}
     root_aliases = ("OCT2017", "OCT2017 ")
+    known_classes = ("NORMAL", "CNV", "DME", "DRUSEN")
     layout = "ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}/*.jpeg (also ROOT/OCT2017/..., any case)"
     published = "Kermany et al. 2018, Mendeley Data doi:10.17632/rscbjbr9sj"
 
@@ -221,6 +238,7 @@ class ChestXray(FolderDataset):
     # Normal images are IM-PATIENT-STUDY[-N].jpeg (also NORMAL2-IM-…), pneumonia personN_….
     params = {"include_val_normals": True, "group_pattern": r"IM-\d+|person\d+"}
     root_aliases = ("chest_xray",)
+    known_classes = ("NORMAL", "PNEUMONIA")
     layout = "ROOT/{train,test[,val]}/{NORMAL,PNEUMONIA}/*.jpeg"
     published = "Kermany et al. 2018, Mendeley Data doi:10.17632/rscbjbr9sj"
 

@@ -111,3 +111,15 @@ def test_table_of_an_empty_results_dir_fails_and_writes_nothing(cli, tmp_path):
     result = cli("table", "--results-dir", "empty", "--format", "csv", "-o", "t.csv")
     assert result.exit_code != 0 and "--results-dir empty: no result files there" in result.output
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_wrong_dataset_tree_is_refused_before_training(cli, tmp_path):
+    from PIL import Image
+    for cls in ("NORMAL", "CNV"):
+        for split in ("train", "test"):
+            (tmp_path / "octtree" / split / cls).mkdir(parents=True)
+            Image.new("L", (20, 20)).save(tmp_path / "octtree" / split / cls / f"{cls}-1-1.jpeg")
+    result = cli("run", "--methods", "ae", "--dataset", "chest_xray", "--data-root", "octtree",
+                 "--results-dir", "res", "--epochs", "1")
+    assert result.exit_code != 0 and "which are not chest_xray's classes (NORMAL, PNEUMONIA)" in result.output
+    assert not (tmp_path / "res" / "chest_xray").exists()  # nothing ran

@@ -279,6 +279,18 @@ def test_missing_normal_class_folder_is_explained(tmp_path):
     make_tree(tmp_path, ["train", "test"], ["CNV"])
     with pytest.raises(DataError, match="no normal training images \\(normal class 'NORMAL'\\)"):
         OCT(data_root=str(tmp_path), cache_dir=str(tmp_path / "c")).load("train", 32)
+    make_tree(tmp_path / "other", ["train", "test"], ["good", "bad"])
+    with pytest.raises(DataError, match="no class folder named 'NORMAL' \\(normal_class\\) .* found: BAD, GOOD"):
+        FolderDataset(data_root=str(tmp_path / "other"), cache_dir=str(tmp_path / "c")).validate()
+
+
+def test_a_kermany_plugin_refuses_the_other_datasets_tree(tmp_path):
+    make_tree(tmp_path, ["train", "test"], ["NORMAL", "CNV", "DME", "DRUSEN"])
+    chest = ChestXray(data_root=str(tmp_path), cache_dir=str(tmp_path / "c"))
+    with pytest.raises(DataError, match="holds class folder\\(s\\) CNV, DME, DRUSEN, which are not "
+                                        "chest_xray's classes \\(NORMAL, PNEUMONIA\\)"):
+        chest.validate()
+    OCT(data_root=str(tmp_path), cache_dir=str(tmp_path / "c")).validate()  # its own tree passes
 
 
 def test_split_folder_without_class_folders_is_explained(tmp_path):

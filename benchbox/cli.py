@@ -175,7 +175,7 @@ def _check_writable(path: Path) -> None:
 def table(results_dir, fmt, threshold, output):
     """Aggregate the results directory into a table (mean ± std over seeds)."""
     from .store import ResultStore
-    from .tables import render, seed_warnings
+    from .tables import mixed_warnings, render, seed_warnings
 
     if not Path(results_dir).is_dir():
         raise click.ClickException(f"--results-dir {results_dir}: no such directory")
@@ -185,7 +185,7 @@ def table(results_dir, fmt, threshold, output):
     if not records:  # nothing to aggregate is an error, and no file is written
         raise click.ClickException(f"--results-dir {results_dir}: no result files there "
                                    f"(expected <dataset>/<method>__seed<k>__<key>.json)")
-    for warning in seed_warnings(records):
+    for warning in [*mixed_warnings(records), *seed_warnings(records)]:
         err.print(f"[yellow]warning[/yellow] {warning}")
     text = render(records, fmt, threshold)
     if output:

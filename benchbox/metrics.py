@@ -45,6 +45,7 @@ def at_threshold(labels, scores, threshold: float) -> dict:
         "acc": (tp + tn) / len(labels),
         "sen": tp / (tp + fn) if tp + fn else 0.0,
         "spe": tn / (tn + fp) if tn + fp else 0.0,
+        "bacc": ((tp / (tp + fn) if tp + fn else 0.0) + (tn / (tn + fp) if tn + fp else 0.0)) / 2,
     }
 
 
@@ -59,12 +60,22 @@ def best_f1_threshold(labels, scores) -> float:
     return float(min(thresholds[best], np.max(scores)))  # roc_curve's first threshold is +inf
 
 
+def sensitivity_at_specificity(labels, scores, specificity: float = 0.95) -> float:
+    """The highest sensitivity on the ROC curve whose specificity is at least ``specificity``:
+    an operating point that does not depend on how a threshold was chosen (on an imbalanced
+    test set the best-F1 threshold can flag every image)."""
+    labels, scores = _check(labels, scores, "sensitivity at specificity")
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return float(tpr[fpr <= 1.0 - specificity + 1e-12].max())
+
+
 def evaluate(labels, scores, val_labels=None, val_scores=None) -> dict:
     """All metrics of one run: ``auroc``, ``auprc`` and one dict per threshold protocol."""
     labels, scores = _check(labels, scores, "test set")
     result = {
         "auroc": float(roc_auc_score(labels, scores)),
         "auprc": float(average_precision_score(labels, scores)),
+        "sen_at_95spe": sensitivity_at_specificity(labels, scores),
         "thresholds": {"test_best_f1": at_threshold(labels, scores, best_f1_threshold(labels, scores))},
     }
     if val_labels is not None and len(set(np.asarray(val_labels).tolist())) == 2:

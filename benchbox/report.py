@@ -20,7 +20,7 @@ from .params import label as make_label
 from .params import parse_entry
 from .significance import paired_bootstrap
 from .store import ResultStore, atomic_write_text, slug
-from .tables import PAPER_ORDER, frame, render
+from .tables import PAPER_ORDER, experiment_labels, frame, mixed_warnings, render
 
 FPR_GRID = np.linspace(0.0, 1.0, 201)
 
@@ -197,6 +197,9 @@ def _describe(records: list[dict]) -> str:
 def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:
     store = ResultStore(results_dir)
     records, problems = store.records()
+    mixed = mixed_warnings(records)
+    for record, label in zip(records, experiment_labels(records)):
+        record["label"] = label  # several experiments under one label become rows of their own
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -210,6 +213,9 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:
     index = ["# benchbox report", ""]
     if problems:
         index += ["Result files skipped (not valid records):", "", *[f"- {p}" for p in problems], ""]
+    if mixed:
+        index += ["Several experiments under one label, shown as rows of their own:", "",
+                  *[f"- {m}" for m in mixed], ""]
     ok = [r for r in records if r["status"] == "ok"]
     for dataset in sorted({r["dataset"] for r in records}):
         name = slug(dataset)

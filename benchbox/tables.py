@@ -11,20 +11,67 @@ import math
 
 import pandas as pd
 
-from .metrics import PROTOCOLS
+from .metrics import PROTOCOLS, sensitivity_at_specificity
 
-METRICS = ("auroc", "f1", "acc", "sen", "spe", "auprc")
-HEADERS = {"auroc": "AUC", "f1": "F1", "acc": "ACC", "sen": "SEN", "spe": "SPE", "auprc": "AUPRC"}
-PERCENT = {"f1", "acc", "sen", "spe"}  # shown in % like the paper
+METRICS = ("auroc", "f1", "acc", "sen", "spe", "auprc", "bacc", "sen95")
+HEADERS = {"auroc": "AUC", "f1": "F1", "acc": "ACC", "sen": "SEN", "spe": "SPE", "auprc": "AUPRC",
+           "bacc": "BACC", "sen95": "SEN@95SPE"}
+PERCENT = {"f1", "acc", "sen", "spe", "bacc", "sen95"}  # shown in % like the paper
 #: The paper's row order (Table I); other methods follow alphabetically.
 PAPER_ORDER = ("ae", "vae", "fanogan", "ganomaly", "ssim_ae", "salad")
 
 
+#: Parameters that say how a cell ran, not what it is (as in the runner's keys), and the seed.
+_NOT_CONFIG = ("seed", "device", "channels_last", "compile")
+
+
+def _config_items(record: dict) -> dict[str, str]:
+    """What defines a record's experiment apart from its seed, flattened to name -> value."""
+    items = {f"{k}": repr(v) for k, v in (record.get("method_params") or {}).items() if k not in _NOT_CONFIG}
+    items.update({f"{record['dataset']}.{k}": repr(v) for k, v in (record.get("dataset_params") or {}).items()})
+    items["image_size"] = repr(record.get("image_size"))
+    items["revision"] = repr(record.get("method_revision", 0))
+    items["test set"] = str((record.get("test_set") or {}).get("hash", ""))[:12]
+    return items
+
+
+def experiment_labels(records: list[dict]) -> list[str]:
+    """Each record's row label: its method label, plus what differs where one label on one
+    dataset holds several experiments (other epochs, image size, data...), so that they are
+    never averaged together."""
+    groups: dict[tuple, list[int]] = {}
+    for i, r in enumerate(records):
+        groups.setdefault((r["dataset"], r["label"]), []).append(i)
+    labels = [r["label"] for r in records]
+    for indices in groups.values():
+        configs = [_config_items(records[i]) for i in indices]
+        keys = sorted({k for c in configs for k in c})
+        differing = [k for k in keys if len({c.get(k) for c in configs}) > 1]
+        if not differing:
+            continue
+        for i, config in zip(indices, configs):
+            what = ", ".join(f"{k} {config.get(k, '–')}" if k == "test set" else f"{k}={config.get(k, '–')}"
+                             for k in differing)
+            labels[i] = f"{records[i]['label']} ({what})"
+    return labels
+
+
+def mixed_warnings(records: list[dict]) -> list[str]:
+    """One line per label that holds several experiments (shown as separate rows)."""
+    out = []
+    for label in sorted(set(experiment_labels(records))):
+        base = label.split(" (", 1)[0]
+        if label != base:
+            out.append(f"{base}: several experiments under one label; shown apart as {label!r}")
+    return out
+
+
 def frame(records: list[dict], protocol: str = "test_best_f1") -> pd.DataFrame:
-    """One row per record: dataset, method label, seed, status and the metrics."""
+    """One row per record: dataset, row label (see :func:`experiment_labels`), seed, status and
+    the metrics."""
     rows = []
-    for r in records:
-        row = {"dataset": r["dataset"], "method": r["label"], "base": r["method"], "seed": r["seed"],
+    for r, label in zip(records, experiment_labels(records)):
+        row = {"dataset": r["dataset"], "method": label, "base": r["method"], "seed": r["seed"],
                "status": r["status"], "requested": len(r.get("seeds_requested") or [r["seed"]])}
         if r["status"] == "ok":
             thresholded = r["metrics"].get("thresholds", {}).get(protocol, {})
@@ -32,6 +79,11 @@ def frame(records: list[dict], protocol: str = "test_best_f1") -> pd.DataFrame:
             row["auprc"] = r["metrics"].get("auprc", math.nan)
             for m in ("f1", "acc", "sen", "spe"):
                 row[m] = thresholded.get(m, math.nan)
+            # Also for records made before these two were stored: from SEN/SPE, and the scores.
+            row["bacc"] = (row["sen"] + row["spe"]) / 2
+            row["sen95"] = r["metrics"].get("sen_at_95spe", math.nan)
+            if math.isnan(row["sen95"]) and r.get("scores"):
+                row["sen95"] = sensitivity_at_specificity(r["scores"]["labels"], r["scores"]["scores"])
         rows.append(row)
     df = pd.DataFrame(rows, columns=["dataset", "method", "base", "seed", "status", "requested", *METRICS])
     return df.drop_duplicates(["dataset", "method", "seed"], keep="last")
@@ -94,8 +146,9 @@ def wide(agg: pd.DataFrame, metrics=METRICS, std_only: bool = False) -> pd.DataF
 
 def footnote(protocol: str) -> str:
     return (f"Mean ± sample std (ddof=1) over seeds; n = runs averaged (n/requested where seeds are "
-            f"missing). AUC/AUPRC threshold-free; F1, ACC, SEN, SPE in % at the {protocol} threshold: "
-            f"{PROTOCOLS[protocol]}.")
+            f"missing). AUC, AUPRC and SEN@95SPE (the sensitivity at 95% specificity, read off the ROC "
+            f"curve) are threshold-free; F1, ACC, SEN, SPE and BACC (balanced accuracy, (SEN + SPE)/2) "
+            f"in % at the {protocol} threshold: {PROTOCOLS[protocol]}.")
 
 
 def render(records: list[dict], fmt: str = "markdown", protocol: str = "test_best_f1") -> str:

@@ -23,7 +23,7 @@ def test_hand_computed_example():
 
 def test_at_threshold_counts():
     m = at_threshold([0, 1, 1, 0], [0.2, 0.7, 0.4, 0.6], 0.5)
-    assert m == {"threshold": 0.5, "f1": 0.5, "acc": 0.5, "sen": 0.5, "spe": 0.5}
+    assert m == {"threshold": 0.5, "f1": 0.5, "acc": 0.5, "sen": 0.5, "spe": 0.5, "bacc": 0.5}
 
 
 def test_val_threshold_is_applied_to_test():
@@ -60,3 +60,31 @@ def test_best_f1_threshold_is_best(data):
     labels, scores = data
     best = at_threshold(labels, scores, best_f1_threshold(labels, scores))["f1"]
     assert all(at_threshold(labels, scores, t)["f1"] <= best + 1e-12 for t in scores)
+
+
+def test_sensitivity_at_95_specificity_and_balanced_accuracy_on_a_known_case():
+    from benchbox.metrics import at_threshold, evaluate, sensitivity_at_specificity
+    # 20 normals scored 0..19, 10 anomalies scored 18.5, 19.5, 20..27. Specificity ≥ 95% allows
+    # one normal flagged: threshold 18.5 flags normal 19 and all 10 anomalies. Specificity 100%:
+    # threshold 19.5 finds 9 of 10.
+    labels = np.array([0] * 20 + [1] * 10)
+    scores = np.array(list(range(20)) + [18.5, 19.5] + list(range(20, 28)), dtype=float)
+    assert sensitivity_at_specificity(labels, scores) == pytest.approx(1.0)
+    assert sensitivity_at_specificity(labels, scores, 1.0) == pytest.approx(0.9)
+    point = at_threshold(labels, scores, 19.5)
+    assert point["bacc"] == pytest.approx((point["sen"] + point["spe"]) / 2)
+    assert evaluate(labels, scores)["sen_at_95spe"] == pytest.approx(1.0)
+
+
+def test_tables_show_the_trustworthy_columns_beside_the_papers():
+    from benchbox.tables import render
+    labels = [0] * 20 + [1] * 10
+    scores = list(range(20)) + [17.5, 19.5] + list(range(20, 28))  # SEN@95SPE: 9 of 10
+    record = {"schema": 1, "status": "ok", "key": "k", "label": "ae", "method": "ae", "dataset": "d",
+              "seed": 0, "scores": {"labels": labels, "scores": scores},
+              "metrics": {"auroc": 0.9, "auprc": 0.9,  # a record made before SEN@95SPE was stored
+                          "thresholds": {"test_best_f1": {"f1": 0.8, "acc": 0.8, "sen": 1.0, "spe": 0.6}}}}
+    text = render([record])
+    assert "BACC" in text and "SEN@95SPE" in text
+    row = next(line for line in text.splitlines() if line.startswith("| ae"))
+    assert "80.00" in row and "90.00" in row  # BACC (1.0 + 0.6)/2, SEN@95SPE from the scores

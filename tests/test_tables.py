@@ -52,3 +52,29 @@ def test_two_datasets_side_by_side():
     text = render(RECORDS + [record("ae", 0, 0.6, 0.7, dataset="chest")])
     header = text.splitlines()[0]
     assert "oct AUC" in header and "chest AUC" in header
+
+
+def test_one_label_with_two_experiments_is_never_averaged():
+    """AE at 1 epoch (seed 0) and at 200 epochs (seed 1) in one folder: two rows, each n = 1,
+    named by what differs, not one row 'ae, n = 2'."""
+    from benchbox.tables import mixed_warnings
+    short, long = record("ae", 0, 0.6, 0.7), record("ae", 1, 0.8, 0.9)
+    for r, epochs in ((short, 1), (long, 200)):
+        r.update(method_params={"seed": r["seed"], "epochs": epochs, "device": "cpu"}, image_size=64,
+                 test_set={"hash": "abc"})
+    text = render([short, long])
+    rows = [line for line in text.splitlines() if line.startswith("| ae")]
+    assert len(rows) == 2
+    assert any(row.startswith("| ae (epochs=1)") and "0.6000" in row for row in rows)
+    assert any(row.startswith("| ae (epochs=200)") and "0.8000" in row for row in rows)
+    assert mixed_warnings([short, long]) and not mixed_warnings([short])
+    # Seeds of one experiment (only the seed and where it ran differ) stay one row.
+    other_seed = dict(short, seed=2, method_params={"seed": 2, "epochs": 1, "device": "cuda"})
+    assert sum(line.startswith("| ae") for line in render([short, other_seed]).splitlines()) == 1
+
+
+def test_another_test_set_is_another_row():
+    a, b = record("ae", 0, 0.6, 0.7), record("ae", 1, 0.8, 0.9)
+    a["test_set"], b["test_set"] = {"hash": "aaaaaaaaaaaaaaaa"}, {"hash": "bbbbbbbbbbbbbbbb"}
+    text = render([a, b])
+    assert "ae (test set aaaaaaaaaaaa)" in text and "ae (test set bbbbbbbbbbbb)" in text

@@ -136,6 +136,12 @@ class Dataset(Configurable):
     def validate(self) -> None:
         """Raise a clear error now, before any training, if the data cannot serve (optional)."""
 
+    def fingerprint(self) -> str | None:
+        """Which images the splits hold (names and classes, not pixels), as a short hash made
+        without decoding anything. It is part of every result's key, so a finished result is
+        never reused for other data. None: the parameters alone define the data (generated)."""
+        return None
+
     def provenance(self) -> dict:
         """What a result must record to reproduce the splits (e.g. dev-protocol file lists)."""
         return {}

@@ -50,6 +50,7 @@ class Cell:
     seed: int
     seeds_requested: list = field(default_factory=list)
     method_revision: int = 0  # the method class's ``revision``
+    data_fingerprint: str | None = None  # the dataset's ``fingerprint()``: which images
     data_root: str | None = None
     cache_dir: str | None = None
 
@@ -67,6 +68,8 @@ class Cell:
         }
         if self.method_revision:  # absent at 0: keys of results made before revisions existed
             defining["method_revision"] = self.method_revision
+        if self.data_fingerprint is not None:  # other images, other experiment
+            defining["data"] = self.data_fingerprint
         return hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()
 
 
@@ -110,6 +113,7 @@ def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds
                             + (f" Expected layout: {layout}." if layout else "")
                             + (f" Published: {dataset.published}." if dataset.published else ""))
         dataset.validate()
+        fingerprint = dataset.fingerprint()
         size = image_size or dataset.default_image_size or DEFAULT_IMAGE_SIZE
         for name, inline in parsed:
             cls = plugins.methods.get(name)
@@ -129,7 +133,7 @@ def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds
                 params = cls(**{**given, "seed": seed}).get_params()
                 cells.append(Cell(
                     label=make_label(name, inline), method=name, method_params=params,
-                    method_revision=cls.revision,
+                    method_revision=cls.revision, data_fingerprint=fingerprint,
                     dataset=dataset_name, dataset_params=dataset.get_params(), image_size=size,
                     seed=seed, seeds_requested=list(seeds), data_root=data_root, cache_dir=cache_dir,
                 ))
@@ -175,6 +179,7 @@ def base_record(cell: Cell, provider) -> dict:
     return {
         "schema": SCHEMA, "key": cell.key, "label": cell.label, "method": cell.method,
         "method_params": cell.method_params, "method_revision": cell.method_revision, "dataset": cell.dataset,
+        "data_fingerprint": cell.data_fingerprint,
         "dataset_params": cell.dataset_params, "image_size": cell.image_size, "seed": cell.seed,
         "seeds_requested": cell.seeds_requested,
         "epochs": cell.method_params.get("epochs"), "batch_size": cell.method_params.get("batch_size"),

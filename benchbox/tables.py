@@ -31,6 +31,7 @@ def _config_items(record: dict) -> dict[str, str]:
     items.update({f"{record['dataset']}.{k}": repr(v) for k, v in (record.get("dataset_params") or {}).items()})
     items["image_size"] = repr(record.get("image_size"))
     items["revision"] = repr(record.get("method_revision", 0))
+    items["data"] = str(record.get("data_fingerprint") or "")
     items["test set"] = str((record.get("test_set") or {}).get("hash", ""))[:12]
     return items
 

@@ -15,6 +15,8 @@ anomalous image is never trained on. The file lists are recorded with every resu
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from pathlib import Path
@@ -205,6 +207,12 @@ class FolderDataset(Dataset):
         labels = np.array([0 if self.is_normal(c) else 1 for c in classes], dtype=np.int64)
         ids = [p.relative_to(root).as_posix() for p, _ in items]
         return ImageSet(torch.from_numpy(images).unsqueeze(1), labels, classes, ids)
+
+    def fingerprint(self) -> str:
+        root = self._root()
+        listed = {split: sorted((p.relative_to(root).as_posix(), c) for p, c in self.items(split))
+                  for split in self.splits()}
+        return hashlib.sha256(json.dumps(listed, sort_keys=True).encode()).hexdigest()[:16]
 
     def provenance(self) -> dict:
         record = {"protocol": self.split_protocol()}

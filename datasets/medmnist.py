@@ -3,6 +3,7 @@ file with a ``normal_label``. Keys ``{train,val,test}_{images,labels}``; sizes 2
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -38,6 +39,10 @@ class MedMNIST(Dataset):
         if path is None:
             return (f"nowhere: give --data-root FILE.npz or set ${self.env_var}", False)
         return (str(path), path.is_file())
+
+    def fingerprint(self) -> str:
+        path = self.path()  # the file's name and size: cheap, and changes with other data
+        return hashlib.sha256(f"{path.name}:{path.stat().st_size}".encode()).hexdigest()[:16]
 
     def flavour(self) -> str:
         stem = self.path().stem.lower()

@@ -123,3 +123,21 @@ def test_wrong_dataset_tree_is_refused_before_training(cli, tmp_path):
                  "--results-dir", "res", "--epochs", "1")
     assert result.exit_code != 0 and "which are not chest_xray's classes (NORMAL, PNEUMONIA)" in result.output
     assert not (tmp_path / "res" / "chest_xray").exists()  # nothing ran
+
+
+def test_other_data_under_the_same_dataset_name_is_another_experiment(cli, tmp_path):
+    """The same command on two OCT trees with other images: the second is run, not reused, and
+    the table never averages the two."""
+    from PIL import Image
+    for tree, n_test in (("a", 2), ("b", 3)):
+        for split, cls, n in (("train", "NORMAL", 4), ("test", "NORMAL", n_test), ("test", "CNV", 2)):
+            (tmp_path / tree / split / cls).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                Image.new("L", (20, 20), 40 * i).save(tmp_path / tree / split / cls / f"{cls}-{i}-1.jpeg")
+    args = ["run", "--methods", "ae", "--dataset", "oct", "--epochs", "1", "--image-size", "16",
+            "--seeds", "0", "--results-dir", "res", "--cache-dir", "cache"]
+    assert "1 run, 0 already done" in cli(*args, "--data-root", "a").output
+    assert "1 run, 0 already done" in cli(*args, "--data-root", "b").output
+    assert "0 run, 1 already done" in cli(*args, "--data-root", "a").output
+    table = cli("table", "--results-dir", "res").output
+    assert sum(line.startswith("| ae (") for line in table.splitlines()) == 2

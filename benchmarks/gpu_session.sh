@@ -88,7 +88,7 @@ PICKED=$(python3 benchmarks/select_on_dev.py "$RUNS/dev-cpu-preset" chest_xray "
 echo "picked on the dev protocol: $PICKED"; }
 
 has official && { echo "== official split: Table I (+ the picked variant), cpu preset $(date -u +%T)"
-parallel 200 benchbox run --preset cpu $EXTRA --methods "ae,vae,fanogan,ganomaly,ssim_ae,salad,$PICKED" \
+parallel 200 benchbox run --preset cpu $EXTRA --methods "ae,vae,fanogan,ganomaly,ssim_ae,salad,pca,knn,$PICKED" \
     "${COMMON[@]}" --results-dir "$RUNS/official-cpu-preset"
 benchbox table --results-dir "$RUNS/official-cpu-preset"; }
 

@@ -7,10 +7,11 @@ from benchbox.hookspecs import hookimpl
 def benchbox_register_methods(register):
     from .ae.method import AE
     from .fanogan.method import FAnoGANMethod
+    from .floors.method import PixelKNN, PixelPCA
     from .ganomaly.method import GANomaly
     from .salad.method import SALAD
     from .ssim_ae.method import SSIMAE
     from .vae.method import VAE
 
-    for cls in (AE, VAE, FAnoGANMethod, GANomaly, SSIMAE, SALAD):
+    for cls in (AE, VAE, FAnoGANMethod, GANomaly, SSIMAE, SALAD, PixelPCA, PixelKNN):
         register(cls)

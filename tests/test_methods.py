@@ -9,7 +9,8 @@ from benchbox.errors import Diverged
 from benchbox.metrics import evaluate
 from benchbox.plugins import Plugins
 
-BUILTIN = ["ae", "vae", "ssim_ae", "fanogan", "ganomaly", "salad"]
+BUILTIN = ["ae", "vae", "ssim_ae", "fanogan", "ganomaly", "salad", "pca", "knn"]
+FLOORS = {"pca", "knn"}  # no networks: no epochs, widths or latent sizes
 QUICK = {"epochs": 1, "batch_size": 16, "width": 8, "max_width": 32, "latent_dim": 16}
 
 
@@ -20,7 +21,7 @@ def registry():
 
 @pytest.mark.parametrize("name", BUILTIN)
 def test_conformance(registry, name):
-    params = dict(QUICK, **({"patch_width": 8, "mlp_hidden": 16} if name == "salad" else {}))
+    params = {} if name in FLOORS else dict(QUICK, **({"patch_width": 8, "mlp_hidden": 16} if name == "salad" else {}))
     check_method(registry.get(name), **params)
 
 
@@ -44,10 +45,23 @@ def test_detects_synthetic_lesions_above_chance(registry, data, name):
     assert auroc > 0.6, f"{name}: AUROC {auroc:.3f}"
 
 
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_floors_detect_synthetic_lesions_above_chance(registry, data, name):
+    train, test = data
+    auroc = evaluate(test.labels, registry.get(name)().fit(train).score(test.images))["auroc"]
+    assert auroc > 0.6, f"{name}: AUROC {auroc:.3f}"
+
+
+def test_pca_keeps_a_share_of_variance_or_a_count(registry, data):
+    train, _ = data
+    assert registry.get("pca")(n_components=7.0).fit(train).pca_.n_components_ == 7
+    share = registry.get("pca")(n_components=0.95).fit(train).pca_
+    assert share.explained_variance_ratio_.sum() >= 0.95 > share.explained_variance_ratio_[:-1].sum()
+
+
 def test_fanogan_learns_with_one_critic_step_per_generator_step(registry, data):
-    # With the paper's n_critic=5 the generator gets one step per five batches and needs far
-    # longer than a quick test (see the slow test below); with n_critic=1 the same code
-    # reached 0.695 and 0.703 on seeds 0 and 1 at 10 epochs.
+    # With the paper's n_critic=5 the WGAN phase makes five passes per epoch and is too long
+    # for a quick test (see the slow test below); n_critic=1 trains the same code in one.
     train, test = data
     method = registry.get("fanogan")(epochs=10, batch_size=16, n_critic=1, seed=0)
     auroc = evaluate(test.labels, method.fit(train).score(test.images))["auroc"]
@@ -56,8 +70,8 @@ def test_fanogan_learns_with_one_critic_step_per_generator_step(registry, data):
 
 @pytest.mark.slow
 def test_fanogan_detects_synthetic_lesions_with_longer_training(registry):
-    # The WGAN needs far more steps than the other methods (one generator step per five
-    # batches): 30 epochs per phase gave 0.586 on seed 0 with 512 training images.
+    # The WGAN needs far more steps than the other methods: 30 epochs are 150 passes of
+    # critic steps and 30 passes' worth of generator steps, then 30 encoder passes.
     synthetic = Synthetic()
     train, test = synthetic.load("train", 32), synthetic.load("test", 32)
     method = registry.get("fanogan")(epochs=30, batch_size=32, seed=0)

@@ -1,0 +1,62 @@
+"""Non-deep floors on raw pixels: PCA reconstruction error and nearest-neighbour distance.
+
+A deep method that does not beat these has learned nothing a linear subspace or a lookup
+table could not; every Table I should show them (scikit-learn does the work).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
+
+from benchbox.contracts import ImageSet, Method
+from benchbox.errors import ParamError
+
+
+def pixels(images: torch.Tensor) -> np.ndarray:
+    """uint8 N×1×S×S -> N×S² in [-1, 1], the scaling every method of the suite sees."""
+    return images.reshape(len(images), -1).numpy().astype(np.float64) / 127.5 - 1.0
+
+
+class PixelPCA(Method):
+    """PCA of the normal training images; score = mean squared error of the reconstruction
+    from the principal subspace."""
+
+    name = "pca"
+    # A share of variance in (0, 1) keeps as many components as explain it; ≥ 1, that many.
+    params = {"n_components": 0.95}
+
+    def fit(self, train: ImageSet, *, on_epoch=None):
+        x = pixels(train.images)
+        n = self.n_components
+        if not n > 0:
+            raise ParamError(f"pca: n_components must be a share in (0, 1) or a count ≥ 1, got {n}")
+        # The full SVD is exact and deterministic, so the seed plays no part.
+        self.pca_ = PCA(n_components=n if n < 1 else min(int(n), *x.shape), svd_solver="full").fit(x)
+        return self
+
+    def score(self, images: torch.Tensor) -> np.ndarray:
+        x = pixels(images)
+        recon = self.pca_.inverse_transform(self.pca_.transform(x))
+        return ((x - recon) ** 2).mean(1)
+
+
+class PixelKNN(Method):
+    """Distance to the nearest normal training images; score = mean Euclidean distance to the
+    ``k`` nearest, per pixel (divided by √pixels, so image sizes compare)."""
+
+    name = "knn"
+    params = {"k": 1}
+
+    def fit(self, train: ImageSet, *, on_epoch=None):
+        if not 1 <= self.k <= len(train):
+            raise ParamError(f"knn: k must be between 1 and the {len(train)} training images, got {self.k}")
+        self.index_ = NearestNeighbors(n_neighbors=self.k, algorithm="brute").fit(pixels(train.images))
+        return self
+
+    def score(self, images: torch.Tensor) -> np.ndarray:
+        x = pixels(images)
+        distances, _ = self.index_.kneighbors(x)
+        return distances.mean(1) / np.sqrt(x.shape[1])

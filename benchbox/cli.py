@@ -75,7 +75,10 @@ def _int_list(ctx, param, value):
 @click.option("--deterministic", is_flag=True,
               help="Use PyTorch's deterministic algorithms (CUDA; CPU runs are deterministic anyway).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Where cells run: this process, or one Ray task per cell.")
+              help="Where cells run: this machine, or one Ray task per cell.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Local: cells at once, each in a worker process with cores/N CPU threads "
+                   "(on a GPU, each with its own CUDA context).")
 @click.option("--ray-address", default=None, help="Ray cluster to join (default: start a local one).")
 @click.option("--cpus-per-run", type=click.FloatRange(min=0), default=1, show_default=True, help="Ray: CPUs per cell.")
 @click.option("--gpus-per-run", type=click.FloatRange(min=0), default=0, show_default=True, help="Ray: GPUs per cell.")
@@ -84,7 +87,7 @@ def _int_list(ctx, param, value):
 @click.pass_context
 def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_size, data_root, cache_dir,
         device, precision, channels_last, compile_, params, grid_name, preset_name, grid_file, force,
-        checkpoint_every, deterministic, executor, ray_address, cpus_per_run, gpus_per_run, max_retries):
+        checkpoint_every, deterministic, executor, jobs, ray_address, cpus_per_run, gpus_per_run, max_retries):
     """Run the grid methods × datasets × seeds; finished cells are skipped on re-run."""
     from . import grids
     from .progress import RichProgress
@@ -93,6 +96,10 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
     from .tables import render
 
     plugins = get_plugins()
+    if jobs > 1 and executor == "ray":
+        raise click.UsageError("--jobs runs cells in worker processes on this machine; with --executor ray, "
+                               "Ray packs cells instead: give --gpus-per-run 0.25 (four cells per GPU) "
+                               "and --cpus-per-run")
     if grid_name or preset_name:
         config = grids.load(grid_file)
         if grid_name and methods:
@@ -122,6 +129,10 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
             from .ray_executor import RayExecutor
 
             runner_executor = RayExecutor(ray_address, cpus_per_run, gpus_per_run, max_retries)
+        elif jobs > 1:
+            from .pool_executor import PoolExecutor
+
+            runner_executor = PoolExecutor(jobs)
         summary = run_grid(cells, plugins, store, force=force, progress=RichProgress(err),
                            checkpoint_every=checkpoint_every, executor=runner_executor)
     except KeyboardInterrupt as stop:

@@ -1,0 +1,115 @@
+"""``--jobs N``: several cells at once on this machine, each in a worker process of its own.
+
+One GPU runs a small model's cell at a fraction of its capacity, and a 16-core machine runs
+one CPU cell on a few cores: N cells at once use the rest. Each cell runs in a fresh process
+(spawned, so every worker has its own CUDA context) through the same code path as a local
+run — the same store, keys, locks, checkpoints and per-cell log — with ``threads`` CPU threads.
+A worker that dies (out of memory, a crash in native code) is recorded as a failed cell and
+the others go on. Ctrl-C reaches every worker (one process group): each saves its training
+state, and the grid stops; finished cells are kept.
+
+Workers load plugins as ``benchbox`` does (built-ins and entry points), not plugins registered
+in the driving process by hand.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue as queue_module
+import sys
+
+BUSY = 3  # exit code of a worker whose cell another live process holds
+INTERRUPTED = 130
+
+
+def default_threads(jobs: int) -> int:
+    """The machine's cores shared evenly: more threads than cores slows every job down."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def _work(cell, results_root: str, force: bool, checkpoint_every, threads: int, progress) -> None:
+    """Runs in the worker: one cell, then exit (the exit code says how it ended)."""
+    import torch
+
+    from .plugins import get_plugins
+    from .runner import DataCache, run_cell_locked
+    from .store import ResultStore
+    from .training import Interrupted
+
+    torch.set_num_threads(threads)
+    plugins = get_plugins()
+    try:
+        record = run_cell_locked(cell, plugins, DataCache(plugins), ResultStore(results_root), force=force,
+                                 checkpoint_every=checkpoint_every,
+                                 on_epoch=lambda *args: progress.put((cell.key, *args)))
+    except (Interrupted, KeyboardInterrupt):
+        sys.exit(INTERRUPTED)
+    sys.exit(0 if record is not None else BUSY)
+
+
+class PoolExecutor:
+    """Runs at most ``jobs`` cells at once, each in a spawned process with ``threads`` threads."""
+
+    def __init__(self, jobs: int, threads: int | None = None, grace_s: float = 120.0):
+        if jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, got {jobs}")
+        self.jobs = jobs
+        self.threads = threads or default_threads(jobs)
+        self.grace_s = grace_s  # how long an interrupted worker may take to save its state
+
+    def run(self, cells, plugins, store, *, force, checkpoint_every, on_start, on_epoch, on_done) -> None:
+        context = multiprocessing.get_context("spawn")
+        progress = context.Queue()
+        by_key = {cell.key: cell for cell in cells}
+        waiting, running = list(cells), {}
+        root = str(store.root.resolve())
+        try:
+            while waiting or running:
+                while waiting and len(running) < self.jobs:
+                    cell = waiting.pop(0)
+                    worker = context.Process(target=_work, args=(cell, root, force, checkpoint_every,
+                                                                 self.threads, progress))
+                    worker.start()
+                    running[worker] = cell
+                    on_start(cell)
+                self._relay(progress, by_key, on_epoch)
+                for worker in [w for w in running if not w.is_alive()]:
+                    worker.join()
+                    cell = running.pop(worker)
+                    self._relay(progress, by_key, on_epoch, wait=False)
+                    on_done(cell, self._outcome(cell, worker.exitcode, plugins, store))
+        except KeyboardInterrupt:
+            for worker in running:  # they were interrupted too: let them save, then stop them
+                worker.join(self.grace_s)
+                if worker.is_alive():
+                    worker.terminate()
+            raise
+
+    @staticmethod
+    def _relay(progress, by_key, on_epoch, wait: bool = True) -> None:
+        """Pass the workers' epoch reports on to the progress display."""
+        try:
+            item = progress.get(timeout=0.2) if wait else progress.get_nowait()
+            while True:
+                key, *args = item
+                on_epoch(by_key[key], *args)
+                item = progress.get_nowait()
+        except queue_module.Empty:
+            pass
+
+    @staticmethod
+    def _outcome(cell, exitcode: int, plugins, store) -> dict | None:
+        from .runner import failure_record
+
+        path = store.path(cell.dataset, cell.label, cell.seed, cell.key)
+        if exitcode == BUSY:
+            return None
+        if exitcode == 0:
+            return store.read(path)
+        if exitcode == INTERRUPTED:
+            raise KeyboardInterrupt(f"a worker was interrupted in {cell.label} · {cell.dataset} · seed {cell.seed}")
+        cause = f"killed by signal {-exitcode}" if exitcode < 0 else f"exit code {exitcode}"
+        record = failure_record(cell, plugins.methods.provider(cell.method), f"worker process died ({cause})")
+        store.write(path, record)
+        return record

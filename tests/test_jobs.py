@@ -1,0 +1,126 @@
+"""--jobs N: cells in worker processes give the results of one process, survive a dead
+worker, and stop cleanly on Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from benchbox.plugins import Plugins
+from benchbox.pool_executor import PoolExecutor
+from benchbox.runner import LocalExecutor, plan, run_grid
+from benchbox.store import ResultStore
+
+from .conftest import run_cli
+
+TINY = [("synthetic", "n_train", "48"), ("synthetic", "n_test", "24"), ("salad", "width", "8"),
+        ("salad", "latent_dim", "16"), ("salad", "patch_width", "8"), ("salad", "mlp_hidden", "16")]
+
+
+def grid(plugins, methods=("ae", "salad"), seeds=(0, 1)):
+    return plan(plugins, list(methods), ["synthetic"], list(seeds), epochs=1, batch_size=16, overrides=TINY)
+
+
+def scores(root):
+    records, problems = ResultStore(root).records()
+    assert not problems
+    return {r["key"]: r["scores"]["scores"] for r in records}
+
+
+def test_two_jobs_give_the_results_of_one_process(tmp_path):
+    plugins = Plugins(load_entry_points=False)
+    cells = grid(plugins)
+    summary = run_grid(cells, plugins, ResultStore(tmp_path / "jobs"), executor=PoolExecutor(2, threads=1))
+    assert len(summary.done) == 4 and not summary.failed
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # what each worker had: the same kernels, the same bits
+    try:
+        run_grid(cells, plugins, ResultStore(tmp_path / "one"), executor=LocalExecutor())
+    finally:
+        torch.set_num_threads(threads)
+    pooled, single = scores(tmp_path / "jobs"), scores(tmp_path / "one")
+    assert pooled.keys() == single.keys() == {c.key for c in cells}
+    for key in single:
+        np.testing.assert_array_equal(pooled[key], single[key])
+
+
+CRASHY = '''
+import os
+import numpy as np
+import benchbox
+
+
+class Crashy(benchbox.Method):
+    """Dies without a word on seed 1, as a worker killed by the kernel would."""
+
+    name = "crashy"
+
+    def fit(self, train, *, on_epoch=None):
+        if self.seed == 1:
+            os._exit(9)
+        return self
+
+    def score(self, images):
+        return images.float().mean(dim=(1, 2, 3)).numpy()
+
+
+@benchbox.hookimpl
+def benchbox_register_methods(register):
+    register(Crashy)
+'''
+
+
+def test_a_dead_worker_is_a_failed_cell_and_the_others_finish(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    (site / "benchbox_crashy-0.1.dist-info").mkdir(parents=True)
+    (site / "benchbox_crashy-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: benchbox-crashy\nVersion: 0.1\n")
+    (site / "benchbox_crashy-0.1.dist-info" / "entry_points.txt").write_text("[benchbox]\ncrashy = benchbox_crashy\n")
+    (site / "benchbox_crashy.py").write_text(CRASHY)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("BENCHBOX_NO_ENTRY_POINTS", raising=False)
+    plugins = Plugins()
+    cells = grid(plugins, methods=("crashy", "ae"), seeds=(0, 1))
+    summary = run_grid(cells, plugins, ResultStore(tmp_path / "r"), executor=PoolExecutor(2, threads=1))
+    (failed_cell, record), = summary.failed
+    assert failed_cell.method == "crashy" and failed_cell.seed == 1
+    assert record["status"] == "failed" and "worker process died (exit code 9)" in record["error"]
+    assert sorted((c.method, c.seed) for c, _ in summary.done) == [("ae", 0), ("ae", 1), ("crashy", 0)]
+    sys.modules.pop("benchbox_crashy", None)
+
+
+def test_ctrl_c_stops_every_worker_and_keeps_what_finished(tmp_path):
+    args = [sys.executable, "-m", "benchbox", "run", "--jobs", "2", "--methods", "ae,salad", "--seeds", "0",
+            "--results-dir", str(tmp_path / "r"), "--param", "synthetic.n_train=48", "--param",
+            "synthetic.n_test=24", "--param", "salad.epochs=400", "--epochs", "1", "--image-size", "16",
+            "--batch-size", "16"]
+    env = {**os.environ, "BENCHBOX_NO_ENTRY_POINTS": "1"}
+    run = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)  # its own process group, as a terminal gives it
+    done = tmp_path / "r" / "synthetic"
+    deadline = time.monotonic() + 120
+    while not list(done.glob("ae__*.json")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert list(done.glob("ae__*.json")), "the quick cell never finished"
+    time.sleep(3)  # SALAD is training by now
+    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C sends: the driver and every worker
+    _, stderr = run.communicate(timeout=180)
+    assert run.returncode == 130, stderr
+    assert "interrupted" in stderr and list(done.glob("ae__*.json"))
+    assert not list(done.glob("salad__*.json")) and list((done / ".checkpoints").glob("salad__*"))
+
+
+def test_jobs_with_ray_is_a_clear_error(tmp_path):
+    result = run_cli("run", "--methods", "ae", "--jobs", "2", "--executor", "ray", "--results-dir", str(tmp_path))
+    assert result.returncode != 0 and "--gpus-per-run 0.25" in result.stderr
+
+
+def test_ray_takes_fractional_gpus():
+    from benchbox.ray_executor import RayExecutor
+    assert RayExecutor(gpus_per_run=0.25, cpus_per_run=2).gpus_per_run == 0.25
+    result = run_cli("run", "--help")
+    assert "--gpus-per-run" in result.stdout and "--jobs" in result.stdout

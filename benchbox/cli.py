@@ -220,7 +220,7 @@ def report(results_dir, out, tsne):
         raise click.ClickException(f"--results-dir {results_dir}: no such directory")
     out = out or str(Path(results_dir) / "report")
     written = report_module.build(results_dir, out, tuple(tsne) if tsne else None)
-    err.print(f"wrote {len(written)} files; open {Path(out) / 'index.md'}")
+    err.print(f"wrote {len(written)} file{'s' if len(written) != 1 else ''}; open {Path(out) / 'index.md'}")
 
 
 @main.command()

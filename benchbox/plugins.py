@@ -87,6 +87,7 @@ class Plugins:
             for plugin, dist in self.pm.list_plugin_distinfo():
                 name = self.pm.get_name(plugin)
                 self._dists[name] = (dist.metadata["name"], dist.version)
+        self._check_hooks()
         self._methods: Registry | None = None
         self._datasets: Registry | None = None
 
@@ -94,7 +95,21 @@ class Plugins:
         """Register a plugin object by hand (tests, notebooks)."""
         self.pm.register(plugin, name=name)
         self._dists[name] = (distribution, version)
+        try:
+            self._check_hooks()
+        except BenchboxError:
+            self.pm.unregister(name=name)
+            raise
         self._methods = self._datasets = None
+
+    def _check_hooks(self) -> None:
+        """A hook implementation that matches no benchbox hook (a misspelling) is an error: it
+        would load silently and its methods would never appear."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as error:
+            known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith("benchbox_")))
+            raise BenchboxError(f"{error}; benchbox's hooks are: {known}") from None
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)

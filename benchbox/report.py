@@ -177,8 +177,9 @@ def _alt(text: str) -> str:
 
 
 def _describe(records: list[dict]) -> str:
-    def values(key):
-        return ", ".join(str(v) for v in sorted({str(r.get(key)) for r in records}))
+    def values(key):  # methods without the setting (the pixel floors have no epochs) are left out
+        found = sorted({str(r.get(key)) for r in records if r.get(key) is not None})
+        return ", ".join(found) or "–"
 
     hashes = ", ".join(sorted({r["test_set"]["hash"][:12] for r in records}))
     versions = sorted({f"benchbox {r['versions']['benchbox']}, torch {r['versions']['torch']}" for r in records})
@@ -188,8 +189,9 @@ def _describe(records: list[dict]) -> str:
     precisions = sorted({r["method_params"].get("precision", "fp32") for r in records})
     return (f"Image size {values('image_size')}; epochs {values('epochs')}; batch size {values('batch_size')}; "
             f"seeds {values('seed')}; split protocol {', '.join(protocols)}; test set(s) "
-            f"{records[0]['test_set']['n']} images, file-list hash {hashes}. F1/ACC/SEN/SPE use the threshold "
-            f"with the best F1 on the test scores (the SALAD paper's protocol, which uses test labels). "
+            f"{records[0]['test_set']['n']} images, file-list hash {hashes}. F1/ACC/SEN/SPE/BACC use the "
+            f"threshold with the best F1 on the test scores (the SALAD paper's protocol, which uses test labels); "
+            f"SEN@95SPE needs no threshold. "
             f"Versions: {'; '.join(versions)}. Devices: {'; '.join(devices)}. "
             f"Training precision: {', '.join(p + (' autocast' if p == 'bf16' else '') for p in precisions)}.")
 

@@ -171,7 +171,19 @@ class DataCache:
 def device_description(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"cuda ({torch.cuda.get_device_name(0)})"
-    return f"cpu ({platform.machine()}, {platform.processor() or 'unknown'}, {torch.get_num_threads()} threads)"
+    return f"cpu ({platform.machine()}, {_cpu_model()}, {torch.get_num_threads()} threads)"
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (platform.processor() is empty on most Linux systems)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown model"
 
 
 def base_record(cell: Cell, provider) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import signal
 import threading
 import time
@@ -227,8 +228,12 @@ class TorchMethod(Method):
                     self._write_checkpoint(phase, epoch, batch + 1, perm, sums, schedulers)
                     raise Interrupted(f"{stop.requested}: training state saved at epoch {offset + epoch}")
             first_batch = 0
-            for scheduler in schedulers:
-                scheduler.step()
+            with warnings.catch_warnings():
+                # An optimiser may not have stepped yet (f-AnoGAN's generator steps once per
+                # n_critic batches): the schedule still follows the epochs, as intended.
+                warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()`"))
+                for scheduler in schedulers:
+                    scheduler.step()
             # One host sync per epoch: the sums are NaN/inf iff some step was.
             losses = {k: float(v) / len(starts) for k, v in sums.items()}
             for key, value in losses.items():

@@ -60,3 +60,39 @@ def test_entry_point_plugin_in_cli_and_table(fake_install, tmp_path):
     assert "| mean_intensity" in run.stdout
     plugins_listing = run_cli("plugins")
     assert "mean_intensity" in plugins_listing.stdout and "benchbox.methods" in plugins_listing.stdout
+
+
+def test_a_misspelled_hook_is_an_error_naming_it():
+    import types
+
+    import benchbox
+    from benchbox.errors import BenchboxError
+    from benchbox.plugins import Plugins
+
+    plugin = types.ModuleType("benchbox_typo")
+
+    @benchbox.hookimpl
+    def benchbox_register_method(register):  # no "s": not a benchbox hook
+        pass
+
+    plugin.benchbox_register_method = benchbox_register_method
+    plugins = Plugins(load_entry_points=False)
+    with pytest.raises(BenchboxError, match="unknown hook 'benchbox_register_method'.*benchbox_register_methods"):
+        plugins.register(plugin, name="benchbox_typo")
+    assert "ae" in plugins.methods  # the broken plugin is not left half-registered
+
+
+def test_readme_check_method_call_works_for_a_method_without_epochs():
+    """The README's `check_method(MyMethod, epochs=1)` on its own example, which declares no
+    epochs: runner parameters apply only where declared, as in a run."""
+    import sys
+
+    from benchbox.conformance import check_method
+    from .conftest import PLUGIN_SRC
+    sys.path.insert(0, str(PLUGIN_SRC))
+    try:
+        import benchbox_mean_intensity
+        check_method(benchbox_mean_intensity.MeanIntensity, epochs=1)
+    finally:
+        sys.path.remove(str(PLUGIN_SRC))
+        sys.modules.pop("benchbox_mean_intensity", None)

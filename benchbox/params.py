@@ -10,6 +10,12 @@ import re
 
 from .errors import ParamError
 
+#: Parameters that say where and how fast a cell runs, not what it computes: not part of its
+#: key, nor of what tables group by. ``precision`` changes the arithmetic, so it counts, except
+#: at its default, which keeps the keys of results made before the option existed.
+EXECUTION_PARAMS = ("device", "channels_last", "compile")
+DEFAULT_PRECISION = "fp32"
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 

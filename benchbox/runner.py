@@ -24,17 +24,13 @@ from . import __version__
 from .contracts import Dataset, ImageSet
 from .errors import DataError, Diverged, ParamError
 from .metrics import evaluate
+from .params import DEFAULT_PRECISION, EXECUTION_PARAMS
 from .params import label as make_label
 from .params import parse_entry
 from .plugins import Plugins
 from .store import SCHEMA, ResultStore
 
 DEFAULT_IMAGE_SIZE = 64
-#: Parameters that say where and how fast a cell runs, not what it computes: not part of its key.
-#: ``precision`` changes the arithmetic, so it counts, except at its default, which keeps the
-#: keys of results made before the option existed.
-EXECUTION_PARAMS = ("device", "channels_last", "compile")
-DEFAULT_PRECISION = "fp32"
 
 
 @dataclass

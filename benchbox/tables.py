@@ -12,6 +12,7 @@ import math
 import pandas as pd
 
 from .metrics import PROTOCOLS, sensitivity_at_specificity
+from .params import DEFAULT_PRECISION, EXECUTION_PARAMS
 
 METRICS = ("auroc", "f1", "acc", "sen", "spe", "auprc", "bacc", "sen95")
 HEADERS = {"auroc": "AUC", "f1": "F1", "acc": "ACC", "sen": "SEN", "spe": "SPE", "auprc": "AUPRC",
@@ -21,13 +22,11 @@ PERCENT = {"f1", "acc", "sen", "spe", "bacc", "sen95"}  # shown in % like the pa
 PAPER_ORDER = ("ae", "vae", "fanogan", "ganomaly", "ssim_ae", "salad")
 
 
-#: Parameters that say how a cell ran, not what it is (as in the runner's keys), and the seed.
-_NOT_CONFIG = ("seed", "device", "channels_last", "compile")
-
-
 def _config_items(record: dict) -> dict[str, str]:
-    """What defines a record's experiment apart from its seed, flattened to name -> value."""
-    items = {f"{k}": repr(v) for k, v in (record.get("method_params") or {}).items() if k not in _NOT_CONFIG}
+    """What defines a record's experiment apart from its seed (as its key does), flattened to
+    name -> value."""
+    params = {"precision": DEFAULT_PRECISION, **(record.get("method_params") or {})}
+    items = {k: repr(v) for k, v in params.items() if k not in (*EXECUTION_PARAMS, "seed")}
     items.update({f"{record['dataset']}.{k}": repr(v) for k, v in (record.get("dataset_params") or {}).items()})
     items["image_size"] = repr(record.get("image_size"))
     items["revision"] = repr(record.get("method_revision", 0))

@@ -109,11 +109,10 @@ class FolderDataset(Dataset):
 
     def validate(self) -> None:
         """Before anything runs: the training split lists, and holds the normal class."""
-        if self.split_protocol() == "official" or _child(self._root(), "train") is not None:
-            classes = sorted({c for _, c in self.files("train")})
-            if not any(self.is_normal(c) for c in classes) and not self.train_extra():
-                raise self.missing(f"no normal training images: no class folder named {self.normal_class!r} "
-                                   f"(normal_class) in {_child(self._root(), 'train')}; found: {', '.join(classes)}")
+        classes = sorted({c for _, c in self.files("train")})
+        if not any(self.is_normal(c) for c in classes) and not self.train_extra():
+            raise self.missing(f"no normal training images: no class folder named {self.normal_class!r} "
+                               f"(normal_class) in {_child(self._root(), 'train')}; found: {', '.join(classes)}")
 
     def files(self, split: str) -> list[tuple[Path, str]]:
         """(path, class name) of every image of a split on disk (listed once per instance)."""

@@ -17,10 +17,24 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue as queue_module
+import signal
 import sys
+import threading
 
 BUSY = 3  # exit code of a worker whose cell another live process holds
 INTERRUPTED = 130
+
+
+def _sigterm_as_interrupt():
+    """SIGTERM (a scheduler's or `timeout`'s stop) ends the driver as Ctrl-C does: it waits for
+    the workers, which got the signal too, to save their state. Returns the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def default_threads(jobs: int) -> int:
@@ -64,6 +78,7 @@ class PoolExecutor:
         by_key = {cell.key: cell for cell in cells}
         waiting, running = list(cells), {}
         root = str(store.root.resolve())
+        previous = _sigterm_as_interrupt()
         try:
             while waiting or running:
                 while waiting and len(running) < self.jobs:
@@ -85,6 +100,10 @@ class PoolExecutor:
                 if worker.is_alive():
                     worker.terminate()
             raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            progress.close()
 
     @staticmethod
     def _relay(progress, by_key, on_epoch, wait: bool = True) -> None:

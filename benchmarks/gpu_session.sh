@@ -1,10 +1,13 @@
 #!/bin/bash
 # One short GPU session for the paper's protocol on the chest X-ray (official split), all in
 # one command of at most BUDGET_S seconds. STAGES picks what runs (default: all):
-#   paper     in the background from the start: paper-preset SALAD (256×256, 200 epochs,
-#             bf16) for PAPER_SEEDS, one process per seed (about 265 s alone on an H200;
-#             run it alone, STAGES=paper, when the other stages are done: with them beside
-#             it, it reached epoch 154 of 200 in 550 s);
+#   paper     in the background from the start: the paper preset (256×256, 200 epochs, bf16)
+#             of PAPER_METHODS for PAPER_SEEDS with `--jobs PAPER_JOBS` (SALAD first). A SALAD
+#             cell takes about 265 s alone on an H200; with 75 cpu-preset cells beside it, it
+#             reached epoch 154 of 200 in 550 s: run it alone (STAGES=paper) once the other
+#             stages are committed. Unfinished cells are lost (their checkpoints are too large
+#             to come back); finished ones add up over slots. `--jobs` on a GPU is untested;
+#             PAPER_JOBS=1 runs the cells one after another;
 #   dev       the SALAD hypotheses of methods/salad/README.md and three baselines on the *dev*
 #             protocol (held-out training patients against training pneumonia; cpu preset),
 #             then one SALAD variant picked by mean dev AUROC (benchmarks/select_on_dev.py) —
@@ -18,12 +21,14 @@
 # checkpoints or logs). A CPU dry run:
 #   EXTRA="--epochs 1 --image-size 32 --seeds 0" DEVICE=cpu PAPER_SEEDS= RUNS=/tmp/r bash benchmarks/gpu_session.sh
 # As run (the data copied into the ignored .data/ and carried):
-#   OUT=$OUT DATA=.data/chest_xray DEVICE=cuda BUDGET_S=550 PAPER_SEEDS=0 bash benchmarks/gpu_session.sh
+#   OUT=$OUT DATA=.data/chest_xray DEVICE=cuda BUDGET_S=550 PAPER_SEEDS=0 PAPER_JOBS=1 \
+#       PAPER_METHODS=salad bash benchmarks/gpu_session.sh   (the 2026-11-26 slot; no --jobs then)
 set -u
 OUT=${OUT:-gpu-out} DATA=${DATA:-../shared/data/chest_xray} DEVICE=${DEVICE:-cuda}
 BUDGET_S=${BUDGET_S:-560} RUNS=${RUNS:-results/cells} EXTRA=${EXTRA:-}
 STAGES=${STAGES:-paper dev official ablations}
-PAPER_SEEDS=${PAPER_SEEDS-0} JOBS=${JOBS:-5}
+PAPER_SEEDS=${PAPER_SEEDS-0,1,2} PAPER_JOBS=${PAPER_JOBS:-3} JOBS=${JOBS:-5}
+PAPER_METHODS=${PAPER_METHODS:-salad,ganomaly,ssim_ae,ae,vae,fanogan}
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 export BENCHBOX_CACHE_DIR=${BENCHBOX_CACHE_DIR:-/tmp/benchbox-cache}
 mkdir -p "$OUT" "$RUNS"
@@ -72,11 +77,12 @@ EOF
 echo "== paper preset in the background $(date -u +%T)"
 PAPER_PIDS=() PICKED=salad
 has() { [[ " $STAGES " == *" $1 "* ]]; }
-has paper && for seed in ${PAPER_SEEDS//,/ }; do
-    within "$BUDGET_S" benchbox run --preset paper --precision bf16 --seeds "$seed" --methods salad \
-        "${COMMON[@]}" --results-dir "$RUNS/official-paper-preset" > "$OUT/paper-seed$seed.txt" 2>&1 &
+if has paper && [ -n "$PAPER_SEEDS" ]; then
+    within "$BUDGET_S" benchbox run --preset paper --precision bf16 --seeds "$PAPER_SEEDS" --jobs "$PAPER_JOBS" \
+        --methods "$PAPER_METHODS" "${COMMON[@]}" --results-dir "$RUNS/official-paper-preset" \
+        > "$OUT/paper.txt" 2>&1 &
     PAPER_PIDS+=($!)
-done
+fi
 
 DEV=(salad 'salad[first_norm=false]' 'salad[ssl=none]' 'salad[latent_dim=100]' 'salad[center_lr=0.05]')
 has dev && { echo "== dev protocol: SALAD hypotheses, baselines, Table V $(date -u +%T)"
@@ -100,6 +106,6 @@ benchbox table --results-dir "$RUNS/official-cpu-preset"; }
 
 echo "== waiting for the paper preset $(date -u +%T)"
 (( ${#PAPER_PIDS[@]} )) && wait "${PAPER_PIDS[@]}"
-cat "$OUT"/paper-seed*.txt 2>/dev/null | tail -n 20
+tail -n 20 "$OUT/paper.txt" 2>/dev/null
 [ -d "$RUNS/official-paper-preset" ] && benchbox table --results-dir "$RUNS/official-paper-preset"
 echo "== end $(date -u +%T)"

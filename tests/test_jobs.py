@@ -93,7 +93,8 @@ def test_a_dead_worker_is_a_failed_cell_and_the_others_finish(tmp_path, monkeypa
     sys.modules.pop("benchbox_crashy", None)
 
 
-def test_ctrl_c_stops_every_worker_and_keeps_what_finished(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; a scheduler or `timeout`
+def test_ctrl_c_stops_every_worker_and_keeps_what_finished(tmp_path, stop):
     args = [sys.executable, "-m", "benchbox", "run", "--jobs", "2", "--methods", "ae,salad", "--seeds", "0",
             "--results-dir", str(tmp_path / "r"), "--param", "synthetic.n_train=48", "--param",
             "synthetic.n_test=24", "--param", "salad.epochs=400", "--epochs", "1", "--image-size", "16",
@@ -107,7 +108,7 @@ def test_ctrl_c_stops_every_worker_and_keeps_what_finished(tmp_path):
         time.sleep(0.5)
     assert list(done.glob("ae__*.json")), "the quick cell never finished"
     time.sleep(3)  # SALAD is training by now
-    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C sends: the driver and every worker
+    os.killpg(run.pid, stop)  # to the driver and every worker, as a terminal's Ctrl-C does
     _, stderr = run.communicate(timeout=180)
     assert run.returncode == 130, stderr
     assert "interrupted" in stderr and list(done.glob("ae__*.json"))

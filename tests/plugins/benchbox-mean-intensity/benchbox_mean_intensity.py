@@ -1,7 +1,4 @@
-"""A whole third-party benchbox plugin: one method, no training loop."""
-
 import numpy as np
-
 import benchbox
 
 
@@ -9,13 +6,13 @@ class MeanIntensity(benchbox.Method):
     """Distance of an image's mean brightness from that of the normal training images."""
 
     name = "mean_intensity"
-    params = {"power": 1.0}
+    params = {"power": 1.0}          # keyword parameters and their defaults (types from them)
 
-    def fit(self, train, *, on_epoch=None):
-        self.mean_ = train.images.float().mean().item()
+    def fit(self, train, *, on_epoch=None):   # train: ImageSet of normal images only
+        self.mean_ = train.images.float().mean().item()   # learned state ends in _
         return self
 
-    def score(self, images):
+    def score(self, images):         # uint8 N×1×H×W -> (N,), higher = more anomalous
         means = images.float().mean(dim=(1, 2, 3)).numpy()
         return np.abs(means - self.mean_) ** self.power
 

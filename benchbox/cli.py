@@ -91,7 +91,8 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
     """Run the grid methods × datasets × seeds; finished cells are skipped on re-run."""
     from . import grids
     from .progress import RichProgress
-    from .runner import plan, run_grid
+    from .plan import plan
+    from .runner import run_grid
     from .store import ResultStore
     from .tables import render
 

@@ -47,7 +47,7 @@ def _work(cell, results_root: str, force: bool, checkpoint_every, threads: int, 
     import torch
 
     from .plugins import get_plugins
-    from .runner import DataCache, run_cell_locked
+    from .execute import DataCache, run_cell_locked
     from .store import ResultStore
     from .training import Interrupted
 
@@ -119,7 +119,7 @@ class PoolExecutor:
 
     @staticmethod
     def _outcome(cell, exitcode: int, plugins, store) -> dict | None:
-        from .runner import failure_record
+        from .execute import failure_record
 
         path = store.path(cell.dataset, cell.label, cell.seed, cell.key)
         if exitcode == BUSY:

@@ -28,7 +28,7 @@ def _run_on_worker(cell, results_root: str, force: bool, checkpoint_every: int |
     import socket
 
     from .plugins import get_plugins
-    from .runner import DataCache, run_cell_locked
+    from .execute import DataCache, run_cell_locked
     from .store import ResultStore
 
     plugins = get_plugins()
@@ -73,7 +73,7 @@ class RayExecutor:
             on_done(cell, record)
 
     def _record_failure(self, cell, plugins, store, error) -> dict:
-        from .runner import failure_record
+        from .execute import failure_record
 
         first_line = str(error).splitlines()[0] if str(error) else ""
         message = f"worker failed {self.max_retries + 1} times: {type(error).__name__}: {first_line}"

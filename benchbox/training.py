@@ -117,7 +117,7 @@ class TorchMethod(Method):
         "lr": 2e-4,
         "lr_schedule": "paper",
         "device": "cpu",
-        # How it runs (see EXECUTION_PARAMS in the runner): bf16 autocast for training (losses
+        # How it runs (see EXECUTION_PARAMS in params.py): bf16 autocast for training (losses
         # that need fp32, like SSIM, opt out; scoring stays fp32, since bf16's 8 bits of
         # mantissa would tie scores), NHWC tensors, torch.compile.
         "precision": "fp32",

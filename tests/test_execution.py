@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from benchbox.cli import main
 from benchbox.datasets.synthetic import Synthetic
-from benchbox.runner import plan
+from benchbox.plan import plan
 from benchbox.store import ResultStore
 from benchbox.methods.losses import ssim
 

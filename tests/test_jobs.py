@@ -13,7 +13,9 @@ import torch
 
 from benchbox.plugins import Plugins
 from benchbox.pool_executor import PoolExecutor
-from benchbox.runner import LocalExecutor, plan, run_grid
+from benchbox.executors import LocalExecutor
+from benchbox.plan import plan
+from benchbox.runner import run_grid
 from benchbox.store import ResultStore
 
 from .conftest import run_cli

@@ -9,7 +9,8 @@ ray = pytest.importorskip("ray")
 
 from benchbox.plugins import Plugins  # noqa: E402
 from benchbox.ray_executor import RayExecutor  # noqa: E402
-from benchbox.runner import plan, run_grid  # noqa: E402
+from benchbox.plan import plan
+from benchbox.runner import run_grid  # noqa: E402
 from benchbox.store import ResultStore  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402

@@ -12,7 +12,8 @@ import pytest
 
 from benchbox.conformance import tiny_data
 from benchbox.plugins import Plugins
-from benchbox.runner import plan, run_grid
+from benchbox.plan import plan
+from benchbox.runner import run_grid
 from benchbox.store import ResultStore
 from benchbox.training import Interrupted
 

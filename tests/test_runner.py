@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import benchbox
-from benchbox.runner import plan, run_grid
+from benchbox.plan import plan
+from benchbox.runner import run_grid
 from benchbox.store import ResultStore
 
 from .test_plugins import Plugin

@@ -1,0 +1,195 @@
+"""Executing one cell: load its splits, train, score, evaluate, and write its record under
+the cell's lock, resuming from its checkpoint. Every executor (local, --jobs, Ray) calls
+:func:`run_cell_locked`, so a cell runs the same way wherever it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import __version__
+from .contracts import Dataset, ImageSet
+from .errors import DataError, Diverged
+from .metrics import evaluate
+from .plan import Cell, make_dataset
+from .plugins import Plugins
+from .store import SCHEMA, ResultStore
+
+class DataCache:
+    """Splits loaded once per process and shared by all cells that need them."""
+
+    def __init__(self, plugins: Plugins):
+        self.plugins = plugins
+        self._sets: dict[tuple, ImageSet | None] = {}
+        self._datasets: dict[tuple, Dataset] = {}
+
+    def dataset(self, cell: Cell) -> Dataset:
+        key = (cell.dataset, json.dumps(cell.dataset_params, sort_keys=True), cell.data_root)
+        if key not in self._datasets:
+            self._datasets[key] = make_dataset(self.plugins, cell.dataset, cell.dataset_params,
+                                               cell.data_root, cell.cache_dir)
+        return self._datasets[key]
+
+    def split(self, cell: Cell, split: str) -> ImageSet | None:
+        dataset = self.dataset(cell)
+        key = (cell.dataset, json.dumps(cell.dataset_params, sort_keys=True), cell.data_root, split, cell.image_size)
+        if key not in self._sets:
+            self._sets[key] = dataset.load(split, cell.image_size) if split in dataset.splits() else None
+        return self._sets[key]
+
+
+def device_description(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    return f"cpu ({platform.machine()}, {_cpu_model()}, {torch.get_num_threads()} threads)"
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (platform.processor() is empty on most Linux systems)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown model"
+
+
+def base_record(cell: Cell, provider) -> dict:
+    """What every record holds, whatever happened: the configuration and provenance."""
+    return {
+        "schema": SCHEMA, "key": cell.key, "label": cell.label, "method": cell.method,
+        "method_params": cell.method_params, "method_revision": cell.method_revision, "dataset": cell.dataset,
+        "data_fingerprint": cell.data_fingerprint,
+        "dataset_params": cell.dataset_params, "image_size": cell.image_size, "seed": cell.seed,
+        "seeds_requested": cell.seeds_requested,
+        "epochs": cell.method_params.get("epochs"), "batch_size": cell.method_params.get("batch_size"),
+        "device": device_description(str(cell.method_params.get("device", "cpu"))),
+        "versions": {
+            "benchbox": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(),
+            "plugin": {"name": provider.plugin, "distribution": provider.distribution, "version": provider.version},
+        },
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def failure_record(cell: Cell, provider, error: str, trace: str = "") -> dict:
+    return {**base_record(cell, provider), "status": "failed", "error": error, "traceback": trace, "timings": {}}
+
+
+def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callable | None = None,
+                 checkpoint: tuple | None = None) -> dict:
+    """Train and score one cell. Method failures become a record, never an exception;
+    ``checkpoint`` = (path, every N epochs) for methods that can save their training state."""
+    record = base_record(cell, plugins.methods.provider(cell.method))
+    timings = {}
+    try:
+        start = time.perf_counter()
+        train = data.split(cell, "train")
+        test = data.split(cell, "test")
+        val = data.split(cell, "val")
+        timings["load_s"] = time.perf_counter() - start
+        if train is None or test is None:
+            raise DataError(f"dataset {cell.dataset!r} has no train or test split")
+        if train.labels.any():
+            raise DataError(f"dataset {cell.dataset!r}: the train split holds anomalous images")
+        record["test_set"] = {"n": len(test), "hash": test.file_list_hash(), "classes": test.class_counts()}
+        record["split"] = data.dataset(cell).provenance()
+        method = plugins.methods.get(cell.method)(**cell.method_params)
+        if checkpoint is not None and hasattr(method, "checkpoint_path"):
+            method.checkpoint_path, method.checkpoint_every = str(checkpoint[0]), checkpoint[1]
+        history = []  # per-epoch mean losses, for training curves (a resumed run: since resuming)
+
+        def epoch_done(epoch, epochs, losses):
+            history.append({"epoch": epoch, **{k: float(v) for k, v in losses.items()}})
+            if on_epoch is not None:
+                on_epoch(epoch, epochs, losses)
+
+        start = time.perf_counter()
+        method.fit(train, on_epoch=epoch_done)
+        timings["fit_s"] = time.perf_counter() - start
+        record["history"] = history
+        start = time.perf_counter()
+        scores = _checked_scores(method, test)
+        val_scores = _checked_scores(method, val) if val is not None else None
+        timings["score_s"] = time.perf_counter() - start
+        record["metrics"] = evaluate(test.labels, scores,
+                                     None if val is None else val.labels, val_scores)
+        record["scores"] = {"ids": test.ids, "classes": test.classes,
+                            "labels": test.labels.tolist(), "scores": scores.tolist()}
+        if val is not None:
+            record["val_scores"] = {"ids": val.ids, "classes": val.classes,
+                                    "labels": val.labels.tolist(), "scores": val_scores.tolist()}
+        if hasattr(method, "artifacts"):
+            record["_artifacts"] = method.artifacts(test)
+        record["status"] = "ok"
+    except Diverged as error:
+        record.update(status="diverged", error=str(error), diverged={"epoch": error.epoch, "loss": error.loss})
+    except Exception as error:  # a failed cell is recorded; the grid goes on
+        record.update(status="failed", error=f"{type(error).__name__}: {error}",
+                      traceback=traceback.format_exc())
+    record["timings"] = timings
+    return record
+
+
+def _checked_scores(method, images: ImageSet) -> np.ndarray:
+    scores = np.asarray(method.score(images.images), dtype=np.float64)
+    if scores.shape != (len(images),):
+        raise ValueError(f"{method.name}.score returned shape {scores.shape}, expected ({len(images)},)")
+    if not np.all(np.isfinite(scores)):
+        raise Diverged(getattr(method, "epochs", 0), "score")
+    return scores
+
+
+def run_cell_locked(cell: Cell, plugins: Plugins, data: DataCache, store: ResultStore, *,
+                    force: bool, checkpoint_every: int | str, on_epoch=None) -> dict | None:
+    """Run one cell under its lock, resuming from its checkpoint; write and return its record.
+    None when another live process holds the cell or finished it meanwhile."""
+    path = store.path(cell.dataset, cell.label, cell.seed, cell.key)
+    with store.lock(path) as held:
+        if not held or (not force and store.status(path) == "ok"):
+            return None
+        checkpoint = store.checkpoint_path(path)
+        log = CellLog(path.with_suffix(".log"))
+        log.write(f"start {cell.label} · {cell.dataset} · seed {cell.seed} on {platform.node()} (pid {os.getpid()})"
+                  + (" resuming from checkpoint" if checkpoint.exists() else ""))
+
+        def logged_epoch(epoch, epochs, losses):
+            log.write(f"epoch {epoch}/{epochs} " + " ".join(f"{k}={v:.5g}" for k, v in losses.items()))
+            if on_epoch is not None:
+                on_epoch(epoch, epochs, losses)
+
+        record = execute_cell(cell, plugins, data, logged_epoch, checkpoint=(checkpoint, checkpoint_every))
+        log.write(f"end: {record['status']}" + (f" ({record['error']})" if record.get("error") else "")
+                  + (f"\n{record['traceback']}" if record.get("traceback") else ""))
+        artifacts = record.pop("_artifacts", None)
+        if artifacts:  # before the result: a result file implies its artifacts are complete
+            store.write_artifacts(path, artifacts)
+        store.write(path, record)
+        checkpoint.unlink(missing_ok=True)  # done (or failed for good): start afresh next time
+        return record
+
+
+class CellLog:
+    """Per-cell log beside the result (``<result>.log``), appended line by line, so a run's
+    history survives crashes and remote workers."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, line: str) -> None:
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(f"{stamp} {line}\n")

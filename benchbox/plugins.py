@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import types
 from dataclasses import dataclass
 
 import pluggy
@@ -88,13 +89,17 @@ class Plugins:
                 name = self.pm.get_name(plugin)
                 self._dists[name] = (dist.metadata["name"], dist.version)
         self._check_hooks()
+        self._by_hand: dict[str, str] = {}  # plugin name -> module name, registered by hand
         self._methods: Registry | None = None
         self._datasets: Registry | None = None
 
     def register(self, plugin, name: str, distribution: str = "(in-process)", version: str = "") -> None:
-        """Register a plugin object by hand (tests, notebooks)."""
+        """Register a plugin object by hand (tests, notebooks). A plugin module is also
+        registered in every worker process of --jobs and Ray, by its import name."""
         self.pm.register(plugin, name=name)
         self._dists[name] = (distribution, version)
+        if isinstance(plugin, types.ModuleType):
+            self._by_hand[name] = plugin.__name__
         try:
             self._check_hooks()
         except BenchboxError:
@@ -111,7 +116,13 @@ class Plugins:
             known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith("benchbox_")))
             raise BenchboxError(f"{error}; benchbox's hooks are: {known}") from None
 
+    def registered_by_hand(self) -> list[tuple[str, str, str, str]]:
+        """(name, module, distribution, version) of the plugin modules registered by hand,
+        for workers to register too (:func:`worker_plugins`)."""
+        return [(name, module, *self._dists[name]) for name, module in self._by_hand.items()]
+
     def unregister(self, name: str) -> None:
+        self._by_hand.pop(name, None)
         self.pm.unregister(name=name)
         self._methods = self._datasets = None
 
@@ -157,6 +168,16 @@ def get_plugins() -> Plugins:
     if _plugins is None:
         _plugins = Plugins()
     return _plugins
+
+
+def worker_plugins(by_hand=()) -> Plugins:
+    """A worker's plugins: what ``benchbox`` loads, plus the modules the driver registered by
+    hand (``Plugins.registered_by_hand``); each must be importable in the worker."""
+    plugins = get_plugins()
+    for name, module, distribution, version in by_hand:
+        if plugins.pm.get_plugin(name) is None:
+            plugins.register(importlib.import_module(module), name, distribution, version)
+    return plugins
 
 
 def reset_plugins() -> None:

@@ -8,8 +8,8 @@ A worker that dies (out of memory, a crash in native code) is recorded as a fail
 the others go on. Ctrl-C reaches every worker (one process group): each saves its training
 state, and the grid stops; finished cells are kept.
 
-Workers load plugins as ``benchbox`` does (built-ins and entry points), not plugins registered
-in the driving process by hand.
+Workers load plugins as ``benchbox`` does (built-ins and entry points), and import the plugin
+modules the driver registered by hand.
 """
 
 from __future__ import annotations
@@ -42,17 +42,17 @@ def default_threads(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
-def _work(cell, results_root: str, force: bool, checkpoint_every, threads: int, progress) -> None:
+def _work(cell, results_root: str, force: bool, checkpoint_every, threads: int, progress, by_hand) -> None:
     """Runs in the worker: one cell, then exit (the exit code says how it ended)."""
     import torch
 
-    from .plugins import get_plugins
     from .execute import DataCache, run_cell_locked
+    from .plugins import worker_plugins
     from .store import ResultStore
     from .training import Interrupted
 
     torch.set_num_threads(threads)
-    plugins = get_plugins()
+    plugins = worker_plugins(by_hand)
     try:
         record = run_cell_locked(cell, plugins, DataCache(plugins), ResultStore(results_root), force=force,
                                  checkpoint_every=checkpoint_every,
@@ -78,13 +78,14 @@ class PoolExecutor:
         by_key = {cell.key: cell for cell in cells}
         waiting, running = list(cells), {}
         root = str(store.root.resolve())
+        by_hand = plugins.registered_by_hand()
         previous = _sigterm_as_interrupt()
         try:
             while waiting or running:
                 while waiting and len(running) < self.jobs:
                     cell = waiting.pop(0)
                     worker = context.Process(target=_work, args=(cell, root, force, checkpoint_every,
-                                                                 self.threads, progress))
+                                                                 self.threads, progress, by_hand))
                     worker.start()
                     running[worker] = cell
                     on_start(cell)

@@ -23,15 +23,16 @@ def _ray():
     return ray
 
 
-def _run_on_worker(cell, results_root: str, force: bool, checkpoint_every: int | str):
-    """Executed by a Ray worker: the same code path as a local run."""
+def _run_on_worker(cell, results_root: str, force: bool, checkpoint_every: int | str, by_hand=()):
+    """Executed by a Ray worker: the same code path as a local run, with the driver's plugins
+    (those registered by hand are imported by module name: put them on the workers' path)."""
     import socket
 
-    from .plugins import get_plugins
+    from .plugins import worker_plugins
     from .execute import DataCache, run_cell_locked
     from .store import ResultStore
 
-    plugins = get_plugins()
+    plugins = worker_plugins(by_hand)
     data = _WORKER_STATE.setdefault("data", DataCache(plugins))  # splits stay loaded per worker
     record = run_cell_locked(cell, plugins, data, ResultStore(results_root), force=force,
                              checkpoint_every=checkpoint_every)
@@ -58,8 +59,9 @@ class RayExecutor:
                           max_retries=self.max_retries, retry_exceptions=False)(_run_on_worker)
         root = str(store.root.resolve())
         pending = {}
+        by_hand = plugins.registered_by_hand()
         for cell in cells:
-            pending[task.remote(cell, root, force, checkpoint_every)] = cell
+            pending[task.remote(cell, root, force, checkpoint_every, by_hand)] = cell
             on_start(cell)
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

@@ -18,7 +18,9 @@ from benchbox.plan import plan
 from benchbox.runner import run_grid
 from benchbox.store import ResultStore
 
-from .conftest import run_cli
+from .conftest import ROOT, run_cli
+
+CRASHERS = ROOT / "tests" / "plugins" / "benchbox-crashers"
 
 TINY = [("synthetic", "n_train", "48"), ("synthetic", "n_test", "24"), ("salad", "width", "8"),
         ("salad", "latent_dim", "16"), ("salad", "patch_width", "8"), ("salad", "mlp_hidden", "16")]
@@ -51,48 +53,23 @@ def test_two_jobs_give_the_results_of_one_process(tmp_path):
         np.testing.assert_array_equal(pooled[key], single[key])
 
 
-CRASHY = '''
-import os
-import numpy as np
-import benchbox
-
-
-class Crashy(benchbox.Method):
-    """Dies without a word on seed 1, as a worker killed by the kernel would."""
-
-    name = "crashy"
-
-    def fit(self, train, *, on_epoch=None):
-        if self.seed == 1:
-            os._exit(9)
-        return self
-
-    def score(self, images):
-        return images.float().mean(dim=(1, 2, 3)).numpy()
-
-
-@benchbox.hookimpl
-def benchbox_register_methods(register):
-    register(Crashy)
-'''
-
-
 def test_a_dead_worker_is_a_failed_cell_and_the_others_finish(tmp_path, monkeypatch):
+    """The crashers plugin of the Ray tests, found through its entry point by the workers."""
     site = tmp_path / "site"
-    (site / "benchbox_crashy-0.1.dist-info").mkdir(parents=True)
-    (site / "benchbox_crashy-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: benchbox-crashy\nVersion: 0.1\n")
-    (site / "benchbox_crashy-0.1.dist-info" / "entry_points.txt").write_text("[benchbox]\ncrashy = benchbox_crashy\n")
-    (site / "benchbox_crashy.py").write_text(CRASHY)
+    info = site / "benchbox_crashers-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: benchbox-crashers\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[benchbox]\ncrashers = benchbox_crashers\n")
+    monkeypatch.syspath_prepend(str(CRASHERS))
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv("BENCHBOX_NO_ENTRY_POINTS", raising=False)
     plugins = Plugins()
-    cells = grid(plugins, methods=("crashy", "ae"), seeds=(0, 1))
+    cells = grid(plugins, methods=("crash_always", "ae"), seeds=(0, 1))
     summary = run_grid(cells, plugins, ResultStore(tmp_path / "r"), executor=PoolExecutor(2, threads=1))
-    (failed_cell, record), = summary.failed
-    assert failed_cell.method == "crashy" and failed_cell.seed == 1
-    assert record["status"] == "failed" and "worker process died (exit code 9)" in record["error"]
-    assert sorted((c.method, c.seed) for c, _ in summary.done) == [("ae", 0), ("ae", 1), ("crashy", 0)]
-    sys.modules.pop("benchbox_crashy", None)
+    assert sorted((c.method, c.seed) for c, _ in summary.failed) == [("crash_always", 0), ("crash_always", 1)]
+    assert all(r["status"] == "failed" and "worker process died (exit code 1)" in r["error"] for _, r in summary.failed)
+    assert sorted((c.method, c.seed) for c, _ in summary.done) == [("ae", 0), ("ae", 1)]
+    sys.modules.pop("benchbox_crashers", None)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; a scheduler or `timeout`
@@ -127,3 +104,18 @@ def test_ray_takes_fractional_gpus():
     assert RayExecutor(gpus_per_run=0.25, cpus_per_run=2).gpus_per_run == 0.25
     result = run_cli("run", "--help")
     assert "--gpus-per-run" in result.stdout and "--jobs" in result.stdout
+
+
+def test_workers_get_the_plugins_registered_by_hand(tmp_path, monkeypatch):
+    """The README's plugin registered in-process, as a notebook would: --jobs workers import it
+    by its module name instead of failing on an unknown method."""
+    from .conftest import PLUGIN_SRC
+    monkeypatch.syspath_prepend(str(PLUGIN_SRC))
+    monkeypatch.setenv("BENCHBOX_NO_ENTRY_POINTS", "1")
+    import benchbox_mean_intensity
+    plugins = Plugins(load_entry_points=False)
+    plugins.register(benchbox_mean_intensity, name="mean_intensity_by_hand")
+    cells = grid(plugins, methods=("mean_intensity",), seeds=(0, 1))
+    summary = run_grid(cells, plugins, ResultStore(tmp_path / "r"), executor=PoolExecutor(2, threads=1))
+    assert len(summary.done) == 2 and not summary.failed
+    sys.modules.pop("benchbox_mean_intensity", None)

@@ -9,11 +9,11 @@ ray = pytest.importorskip("ray")
 
 from benchbox.plugins import Plugins  # noqa: E402
 from benchbox.ray_executor import RayExecutor  # noqa: E402
-from benchbox.plan import plan
+from benchbox.plan import plan  # noqa: E402
 from benchbox.runner import run_grid  # noqa: E402
 from benchbox.store import ResultStore  # noqa: E402
 
-from .conftest import ROOT  # noqa: E402
+from .conftest import PLUGIN_SRC, ROOT  # noqa: E402
 
 CRASHERS = ROOT / "tests" / "plugins" / "benchbox-crashers"
 SMALL = [("synthetic", "n_train", "48"), ("synthetic", "n_test", "24"), ("ae", "width", "8"), ("vae", "width", "8")]
@@ -26,7 +26,7 @@ def local_ray(tmp_path_factory):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: benchbox-crashers\nVersion: 0.1.0\n")
     (info / "entry_points.txt").write_text("[benchbox]\ncrashers = benchbox_crashers\n")
-    path = os.pathsep.join([str(site), str(CRASHERS), os.environ.get("PYTHONPATH", "")])
+    path = os.pathsep.join([str(site), str(CRASHERS), str(PLUGIN_SRC), os.environ.get("PYTHONPATH", "")])
     import torch
     ray.init(num_cpus=max(2, torch.get_num_threads()), include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": path, "BENCHBOX_CACHE_DIR": str(site / "cache")}})
@@ -71,3 +71,20 @@ def test_dead_worker_is_retried_or_recorded_failed(local_ray, tmp_path):
     assert cell.method == "crash_always" and "worker failed 2 times" in record["error"]
     stored = json.loads(ResultStore(tmp_path / "r").path("synthetic", cell.label, 0, cell.key).read_text())
     assert stored["status"] == "failed"  # recorded, never lost silently
+
+
+def test_ray_workers_get_the_plugins_registered_by_hand(local_ray, tmp_path):
+    """A plugin registered in the driver by hand (here the README's, importable on the workers'
+    path) is known to the workers: before, such a cell failed as 'worker failed 3 times'."""
+    import sys
+    sys.path.insert(0, str(PLUGIN_SRC))
+    try:
+        import benchbox_mean_intensity
+        plugins = Plugins(load_entry_points=False)
+        plugins.register(benchbox_mean_intensity, name="mean_intensity_by_hand")
+        cells = plan(plugins, ["mean_intensity"], ["synthetic"], [0], overrides=SMALL)
+        summary = run_grid(cells, plugins, ResultStore(tmp_path / "r"), executor=RayExecutor(max_retries=0))
+        assert len(summary.done) == 1 and not summary.failed, summary.failed
+    finally:
+        sys.path.remove(str(PLUGIN_SRC))
+        sys.modules.pop("benchbox_mean_intensity", None)

@@ -20,7 +20,7 @@ from .params import label as make_label
 from .params import parse_entry
 from .significance import paired_bootstrap
 from .store import ResultStore, atomic_write_text, slug
-from .tables import PAPER_ORDER, experiment_labels, frame, mixed_warnings, render
+from .tables import experiment_labels, frame, mixed_warnings, render, row_order
 
 FPR_GRID = np.linspace(0.0, 1.0, 201)
 
@@ -46,19 +46,19 @@ def _save(fig, base: Path) -> list[Path]:
 
 
 def _order(labels) -> list[str]:
-    rank = {name: i for i, name in enumerate(PAPER_ORDER)}
+    rank = row_order()
     return sorted(labels, key=lambda l: (rank.get(parse_entry(l)[0], len(rank)), l))
 
 
 def per_class_table(records: list[dict]) -> str:
     """Table VI: mean ± std of the anomaly score per class (images pooled over seeds)."""
-    rows, classes = {}, set()
+    rows, classes = {}, {}
     for r in records:
         s = r["scores"]
-        for cls, score in zip(s["classes"], s["scores"]):
+        for cls, label, score in zip(s["classes"], s["labels"], s["scores"]):
             rows.setdefault(r["label"], defaultdict(list))[cls].append(score)
-            classes.add(cls)
-    ordered = sorted(classes, key=lambda c: (c != "NORMAL", c))
+            classes[cls] = label
+    ordered = sorted(classes, key=lambda c: (classes[c], c))  # the normal class first
     table = pd.DataFrame(index=pd.Index(_order(rows), name="Method"))
     for cls in ordered:
         table[cls] = [f"{np.mean(rows[m][cls]):.4g} ± {np.std(rows[m][cls], ddof=1):.2g}"
@@ -160,11 +160,14 @@ def significance_table(records: list[dict]) -> tuple[str, str]:
 
 
 def ablation_tables(records: list[dict]) -> dict[str, str]:
-    """Tables III–V: the rows of each paper grid present in the results (at least two)."""
+    """The ablation tables (the grids.toml grids marked ``ablation = true``: the paper's Tables
+    III–V): the rows of each present in the results (at least two)."""
     out = {}
     config = grids_module.load()
-    for name in ("table3", "table4", "table5"):
-        wanted = [make_label(*parse_entry(e)) for e in config["grids"][name]["methods"]]
+    for name, spec in config["grids"].items():
+        if not spec.get("ablation"):
+            continue
+        wanted = [make_label(*parse_entry(e)) for e in grids_module.grid(config, name)]
         present = [r for r in records if r["label"] in wanted]
         if len({r["label"] for r in present}) >= 2:
             out[name] = render(present)

@@ -18,8 +18,15 @@ METRICS = ("auroc", "f1", "acc", "sen", "spe", "auprc", "bacc", "sen95")
 HEADERS = {"auroc": "AUC", "f1": "F1", "acc": "ACC", "sen": "SEN", "spe": "SPE", "auprc": "AUPRC",
            "bacc": "BACC", "sen95": "SEN@95SPE"}
 PERCENT = {"f1", "acc", "sen", "spe", "bacc", "sen95"}  # shown in % like the paper
-#: The paper's row order (Table I); other methods follow alphabetically.
-PAPER_ORDER = ("ae", "vae", "fanogan", "ganomaly", "ssim_ae", "salad")
+
+
+def row_order() -> dict[str, int]:
+    """Method -> rank: the order of the ``table1`` grid of grids.toml (the paper's Table I, then
+    the floors); other methods follow alphabetically."""
+    from .grids import grid, load
+    from .params import parse_entry
+
+    return {parse_entry(entry)[0]: i for i, entry in enumerate(grid(load(), "table1"))}
 
 
 def _config_items(record: dict) -> dict[str, str]:
@@ -104,7 +111,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         base=("base", "first"),
     )
     out = counts.join(out, how="left").reset_index()
-    order = {name: i for i, name in enumerate(PAPER_ORDER)}
+    order = row_order()
     out["_order"] = out.base.map(lambda b: order.get(b, len(order)))
     return out.sort_values(["dataset", "_order", "method"]).drop(columns="_order").reset_index(drop=True)
 

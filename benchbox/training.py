@@ -339,7 +339,8 @@ class TorchMethod(Method):
         out: dict[str, np.ndarray] = {}
         classes = np.asarray(test.classes, dtype=object)
         if hasattr(self, "reconstruct"):
-            order = sorted(set(test.classes), key=lambda c: (c != "NORMAL", c))  # normal first
+            label_of = dict(zip(test.classes, test.labels.tolist()))
+            order = sorted(label_of, key=lambda c: (label_of[c], c))  # the normal class first
             index = np.concatenate([np.nonzero(classes == c)[0][:per_class] for c in order])
             x = self._input(test.images[torch.from_numpy(index)].to(self.device_))
             recon = ((self.reconstruct(x).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)

@@ -18,15 +18,21 @@ def plugins():
     return Plugins(load_entry_points=False)
 
 
+def fake_distribution(site, distribution: str, entry: str, module: str):
+    """The .dist-info folder ``pip install`` would write for a plugin ``module`` of
+    ``distribution`` with the benchbox entry point ``entry``: on sys.path, it is discovered."""
+    info = site / f"{distribution.replace('-', '_')}-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(f"[benchbox]\n{entry} = {module}\n")
+    return site
+
+
 @pytest.fixture
 def fake_install(tmp_path, monkeypatch):
     """Make the example plugin discoverable through its entry point, as ``pip install``
     would, by putting its source and a .dist-info folder on sys.path (no network, no pip)."""
-    site = tmp_path / "site"
-    info = site / "benchbox_mean_intensity-0.1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: benchbox-mean-intensity\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text("[benchbox]\nmean_intensity = benchbox_mean_intensity\n")
+    site = fake_distribution(tmp_path / "site", "benchbox-mean-intensity", "mean_intensity", "benchbox_mean_intensity")
     monkeypatch.syspath_prepend(str(PLUGIN_SRC))
     monkeypatch.syspath_prepend(str(site))
     paths = [str(site), str(PLUGIN_SRC), os.environ.get("PYTHONPATH", "")]

@@ -18,7 +18,7 @@ from benchbox.plan import plan
 from benchbox.runner import run_grid
 from benchbox.store import ResultStore
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT, fake_distribution, run_cli
 
 CRASHERS = ROOT / "tests" / "plugins" / "benchbox-crashers"
 
@@ -55,11 +55,7 @@ def test_two_jobs_give_the_results_of_one_process(tmp_path):
 
 def test_a_dead_worker_is_a_failed_cell_and_the_others_finish(tmp_path, monkeypatch):
     """The crashers plugin of the Ray tests, found through its entry point by the workers."""
-    site = tmp_path / "site"
-    info = site / "benchbox_crashers-0.1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: benchbox-crashers\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text("[benchbox]\ncrashers = benchbox_crashers\n")
+    site = fake_distribution(tmp_path / "site", "benchbox-crashers", "crashers", "benchbox_crashers")
     monkeypatch.syspath_prepend(str(CRASHERS))
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv("BENCHBOX_NO_ENTRY_POINTS", raising=False)

@@ -13,7 +13,7 @@ from benchbox.plan import plan  # noqa: E402
 from benchbox.runner import run_grid  # noqa: E402
 from benchbox.store import ResultStore  # noqa: E402
 
-from .conftest import PLUGIN_SRC, ROOT  # noqa: E402
+from .conftest import PLUGIN_SRC, ROOT, fake_distribution  # noqa: E402
 
 CRASHERS = ROOT / "tests" / "plugins" / "benchbox-crashers"
 SMALL = [("synthetic", "n_train", "48"), ("synthetic", "n_test", "24"), ("ae", "width", "8"), ("vae", "width", "8")]
@@ -21,11 +21,7 @@ SMALL = [("synthetic", "n_train", "48"), ("synthetic", "n_test", "24"), ("ae", "
 
 @pytest.fixture(scope="module")
 def local_ray(tmp_path_factory):
-    site = tmp_path_factory.mktemp("site")
-    info = site / "benchbox_crashers-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: benchbox-crashers\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text("[benchbox]\ncrashers = benchbox_crashers\n")
+    site = fake_distribution(tmp_path_factory.mktemp("site"), "benchbox-crashers", "crashers", "benchbox_crashers")
     path = os.pathsep.join([str(site), str(CRASHERS), str(PLUGIN_SRC), os.environ.get("PYTHONPATH", "")])
     import torch
     ray.init(num_cpus=max(2, torch.get_num_threads()), include_dashboard=False, log_to_driver=False,

@@ -69,7 +69,7 @@ def method_checks(cls: type, image_size: int = 32, **params) -> list[Check]:
         if "scores" not in fitted:
             train, test = tiny_data(image_size)
             method = cls(**params)
-            fitted.update(method=method, returned=method.fit(train), test=test,
+            fitted.update(method=method, returned=method.fit(train), train=train, test=test,
                           scores=method.score(test.images))
         return fitted
 
@@ -118,8 +118,7 @@ def method_checks(cls: type, image_size: int = 32, **params) -> list[Check]:
 
     def same_seed_same_scores():
         state = fit_and_score()
-        train, _ = tiny_data(image_size)
-        again = cls(**params).fit(train).score(state["test"].images)
+        again = cls(**params).fit(state["train"]).score(state["test"].images)
         assert np.array_equal(again, state["scores"]), f"{cls.name}: same seed gave different scores"
 
     rules = [is_a_method, declares_seed, get_params_returns_the_parameters, unknown_parameter_is_refused,

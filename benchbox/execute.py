@@ -25,6 +25,7 @@ from .plan import Cell, make_dataset
 from .plugins import Plugins
 from .store import SCHEMA, ResultStore
 
+
 class DataCache:
     """Splits loaded once per process and shared by all cells that need them."""
 

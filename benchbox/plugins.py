@@ -103,7 +103,7 @@ class Plugins:
         try:
             self._check_hooks()
         except BenchboxError:
-            self.pm.unregister(name=name)
+            self.unregister(name)  # leaves no trace of the broken plugin
             raise
         self._methods = self._datasets = None
 
@@ -123,6 +123,7 @@ class Plugins:
 
     def unregister(self, name: str) -> None:
         self._by_hand.pop(name, None)
+        self._dists.pop(name, None)
         self.pm.unregister(name=name)
         self._methods = self._datasets = None
 

@@ -7,6 +7,7 @@ standard deviations only) and ``latex`` (booktabs, best mean per column in bold)
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pandas as pd
@@ -20,6 +21,7 @@ HEADERS = {"auroc": "AUC", "f1": "F1", "acc": "ACC", "sen": "SEN", "spe": "SPE",
 PERCENT = {"f1", "acc", "sen", "spe", "bacc", "sen95"}  # shown in % like the paper
 
 
+@functools.lru_cache(maxsize=1)
 def row_order() -> dict[str, int]:
     """Method -> rank: the order of the ``table1`` grid of grids.toml (the paper's Table I, then
     the floors); other methods follow alphabetically."""

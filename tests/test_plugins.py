@@ -82,6 +82,7 @@ def test_a_misspelled_hook_is_an_error_naming_it():
     with pytest.raises(BenchboxError, match="unknown hook 'benchbox_register_method'.*benchbox_register_methods"):
         plugins.register(plugin, name="benchbox_typo")
     assert "ae" in plugins.methods  # the broken plugin is not left half-registered
+    assert plugins.pm.get_plugin("benchbox_typo") is None and not plugins.registered_by_hand()
 
 
 def test_readme_check_method_call_works_for_a_method_without_epochs():

@@ -51,7 +51,7 @@ def _int_list(ctx, param, value):
               help="Where result files are written (and read for resume).")
 @click.option("--image-size", type=int, default=None, help="Square image size (default: the dataset's, else 64).")
 @click.option("--epochs", type=int, default=None, help="Training epochs (default: the dataset's, else the method's).")
-@click.option("--batch-size", type=int, default=None, help="Mini-batch size (default: the method's, 64).")
+@click.option("--batch-size", type=int, default=None, help="Mini-batch size (default: the dataset's, else the method's, 64).")
 @click.option("--data-root", type=click.Path(), default=None, help="Root folder of the dataset on disk.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Preprocessed-image cache (default: $BENCHBOX_CACHE_DIR or ~/.cache/benchbox).")
@@ -93,6 +93,7 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
     from .progress import RichProgress
     from .plan import plan
     from .runner import run_grid
+    from .stopping import StopRequests
     from .store import ResultStore
     from .tables import render
 
@@ -134,8 +135,9 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
             from .pool_executor import PoolExecutor
 
             runner_executor = PoolExecutor(jobs)
-        summary = run_grid(cells, plugins, store, force=force, progress=RichProgress(err),
-                           checkpoint_every=checkpoint_every, executor=runner_executor)
+        with StopRequests():  # Ctrl-C or SIGTERM: resumable methods save their state, then we stop
+            summary = run_grid(cells, plugins, store, force=force, progress=RichProgress(err),
+                               checkpoint_every=checkpoint_every, executor=runner_executor)
     except KeyboardInterrupt as stop:
         err.print(f"[yellow]interrupted[/yellow] ({stop or 'SIGINT'}); finished results are kept in "
                   f"{results_dir}. Run the same command again to resume.")

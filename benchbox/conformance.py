@@ -70,7 +70,7 @@ def method_checks(cls: type, image_size: int = 32, **params) -> list[Check]:
             train, test = tiny_data(image_size)
             method = cls(**params)
             fitted.update(method=method, returned=method.fit(train), train=train, test=test,
-                          scores=method.score(test.images))
+                          scores=method.score(test))
         return fitted
 
     def is_a_method():
@@ -112,13 +112,13 @@ def method_checks(cls: type, image_size: int = 32, **params) -> list[Check]:
 
     def score_does_not_depend_on_the_batch():
         state = fit_and_score()  # eval mode: an image's score is its own
-        alone = state["method"].score(state["test"].images[:3])
+        alone = state["method"].score(state["test"].subset(range(3)))
         assert np.allclose(alone, state["scores"][:3], rtol=1e-4, atol=1e-6), \
             f"{cls.name}: scores depend on the batch (score in eval mode)"
 
     def same_seed_same_scores():
         state = fit_and_score()
-        again = cls(**params).fit(state["train"]).score(state["test"].images)
+        again = cls(**params).fit(state["train"]).score(state["test"])
         assert np.array_equal(again, state["scores"]), f"{cls.name}: same seed gave different scores"
 
     rules = [is_a_method, declares_seed, get_params_returns_the_parameters, unknown_parameter_is_refused,

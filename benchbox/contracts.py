@@ -59,18 +59,22 @@ class ImageSet:
 
 
 class Configurable:
-    """Keyword parameters declared in ``params`` (with defaults), stored as attributes."""
+    """Keyword parameters declared in ``params`` (with defaults), stored as attributes.
+
+    ``renamed``: old name -> new name of parameters that were renamed; the old spelling is
+    still accepted (``salad[score=image]``). A parameter may not be named like an attribute of
+    the class (``score`` would hide the method): :func:`benchbox.params.resolve` refuses it.
+    """
 
     name: ClassVar[str] = ""
     params: ClassVar[dict] = {}
     choices: ClassVar[dict] = {}
+    renamed: ClassVar[dict] = {}
 
     def __init__(self, **kwargs):
         self._params = _params.resolve(self.name or type(self).__name__, type(self), kwargs)
         for key, value in self._params.items():
-            # A parameter named like a method (SALAD's ``score``) lives in _params only.
-            if not callable(getattr(type(self), key, None)):
-                setattr(self, key, value)
+            setattr(self, key, value)
 
     @classmethod
     def param_defaults(cls) -> dict:
@@ -83,24 +87,43 @@ class Configurable:
 class Method(Configurable):
     """An anomaly-detection method: learns from normal images, scores any images.
 
-    Subclasses set ``name`` and ``params`` and implement :meth:`fit` and :meth:`score`.
-    ``__init__`` only stores parameters; learned state lives in attributes ending in ``_``.
-    The runner sets ``seed`` and, when declared, ``epochs``, ``batch_size`` and ``device``.
+    Subclasses set ``name`` and ``params`` and implement :meth:`fit` and :meth:`score`; the
+    other hooks are optional, with the defaults below. ``__init__`` only stores parameters;
+    learned state lives in attributes ending in ``_``. The runner sets ``seed`` and, when
+    declared, ``epochs``, ``batch_size``, ``device`` and ``precision``.
     """
 
     params = {"seed": 0}
     #: Raised when a fix changes what the method computes with unchanged parameters, so that
     #: results made before the fix get other keys and are never reused for it (0: no fix yet).
     revision: ClassVar[int] = 0
+    #: True when ``fit`` takes ``checkpoint=`` (a :class:`benchbox.checkpoints.Checkpointing`):
+    #: it then resumes from the saved state, saves on its cadence, and on a stop request
+    #: (:mod:`benchbox.stopping`) saves and raises ``Interrupted``. Otherwise a killed cell
+    #: starts again from the beginning.
+    resumable: ClassVar[bool] = False
 
     def fit(self, train: ImageSet, *, on_epoch: Callable | None = None) -> "Method":
         """Learn from ``train`` (normal images only). ``on_epoch(epoch, epochs, losses)``
         may be called after each epoch for progress. Returns ``self``."""
         raise NotImplementedError
 
-    def score(self, images: torch.Tensor) -> np.ndarray:
-        """Anomaly score per image (uint8 N×1×S×S): shape (N,), higher = more anomalous."""
+    def score(self, data: ImageSet) -> np.ndarray:
+        """Anomaly score per image of ``data``: shape (N,), higher = more anomalous (labels
+        are there for reports only; a method must not look at them)."""
         raise NotImplementedError
+
+    # -- optional hooks ------------------------------------------------------------------
+    @classmethod
+    def check_image_size(cls, image_size: int) -> None:
+        """Raise :class:`benchbox.errors.ParamError` for an image size the method cannot take;
+        called while planning, before anything trains. Default: any size."""
+
+    def artifacts(self, test: ImageSet) -> dict[str, np.ndarray]:
+        """Small arrays the report draws figures from, saved beside the result: ``originals``,
+        ``reconstructions`` and ``recon_index`` (Fig. 4–5: residual maps), ``latent`` and
+        ``latent_index`` (Fig. 6–7: t-SNE). Default: none."""
+        return {}
 
 
 class Dataset(Configurable):
@@ -111,6 +134,8 @@ class Dataset(Configurable):
     """
 
     env_var: ClassVar[str | None] = None
+    #: The folder layout the data must have, quoted in the error when none is found.
+    layout: ClassVar[str] = ""
     #: Small defaults for quick runs; None means the suite-wide defaults.
     default_image_size: ClassVar[int | None] = None
     default_epochs: ClassVar[int | None] = None
@@ -130,7 +155,7 @@ class Dataset(Configurable):
         raise NotImplementedError
 
     def location(self) -> tuple[str, bool]:
-        """Where the data is looked for, and whether it was found there."""
+        """Where the data is looked for (or why nowhere), and whether it was found there."""
         return ("(generated in memory)", True)
 
     def validate(self) -> None:

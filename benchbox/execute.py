@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from .checkpoints import Cadence, Checkpointing
 from .contracts import Dataset, ImageSet
 from .errors import DataError, Diverged
 from .metrics import evaluate
@@ -91,9 +92,9 @@ def failure_record(cell: Cell, provider, error: str, trace: str = "") -> dict:
 
 
 def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callable | None = None,
-                 checkpoint: tuple | None = None) -> dict:
+                 checkpoint: Checkpointing | None = None) -> dict:
     """Train and score one cell. Method failures become a record, never an exception;
-    ``checkpoint`` = (path, every N epochs) for methods that can save their training state."""
+    ``checkpoint`` goes to methods that declare themselves ``resumable``."""
     record = base_record(cell, plugins.methods.provider(cell.method))
     timings = {}
     try:
@@ -109,8 +110,7 @@ def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callab
         record["test_set"] = {"n": len(test), "hash": test.file_list_hash(), "classes": test.class_counts()}
         record["split"] = data.dataset(cell).provenance()
         method = plugins.methods.get(cell.method)(**cell.method_params)
-        if checkpoint is not None and hasattr(method, "checkpoint_path"):
-            method.checkpoint_path, method.checkpoint_every = str(checkpoint[0]), checkpoint[1]
+        resume = {"checkpoint": checkpoint} if checkpoint is not None and method.resumable else {}
         history = []  # per-epoch mean losses, for training curves (a resumed run: since resuming)
 
         def epoch_done(epoch, epochs, losses):
@@ -119,7 +119,7 @@ def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callab
                 on_epoch(epoch, epochs, losses)
 
         start = time.perf_counter()
-        method.fit(train, on_epoch=epoch_done)
+        method.fit(train, on_epoch=epoch_done, **resume)
         timings["fit_s"] = time.perf_counter() - start
         record["history"] = history
         start = time.perf_counter()
@@ -133,8 +133,7 @@ def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callab
         if val is not None:
             record["val_scores"] = {"ids": val.ids, "classes": val.classes,
                                     "labels": val.labels.tolist(), "scores": val_scores.tolist()}
-        if hasattr(method, "artifacts"):
-            record["_artifacts"] = method.artifacts(test)
+        record["_artifacts"] = method.artifacts(test)
         record["status"] = "ok"
     except Diverged as error:
         record.update(status="diverged", error=str(error), diverged={"epoch": error.epoch, "loss": error.loss})
@@ -146,7 +145,7 @@ def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callab
 
 
 def _checked_scores(method, images: ImageSet) -> np.ndarray:
-    scores = np.asarray(method.score(images.images), dtype=np.float64)
+    scores = np.asarray(method.score(images), dtype=np.float64)
     if scores.shape != (len(images),):
         raise ValueError(f"{method.name}.score returned shape {scores.shape}, expected ({len(images)},)")
     if not np.all(np.isfinite(scores)):
@@ -155,7 +154,7 @@ def _checked_scores(method, images: ImageSet) -> np.ndarray:
 
 
 def run_cell_locked(cell: Cell, plugins: Plugins, data: DataCache, store: ResultStore, *,
-                    force: bool, checkpoint_every: int | str, on_epoch=None) -> dict | None:
+                    force: bool, checkpoint_every: Cadence, on_epoch=None) -> dict | None:
     """Run one cell under its lock, resuming from its checkpoint; write and return its record.
     None when another live process holds the cell or finished it meanwhile."""
     path = store.path(cell.dataset, cell.label, cell.seed, cell.key)
@@ -172,7 +171,7 @@ def run_cell_locked(cell: Cell, plugins: Plugins, data: DataCache, store: Result
             if on_epoch is not None:
                 on_epoch(epoch, epochs, losses)
 
-        record = execute_cell(cell, plugins, data, logged_epoch, checkpoint=(checkpoint, checkpoint_every))
+        record = execute_cell(cell, plugins, data, logged_epoch, Checkpointing(str(checkpoint), checkpoint_every))
         log.write(f"end: {record['status']}" + (f" ({record['error']})" if record.get("error") else "")
                   + (f"\n{record['traceback']}" if record.get("traceback") else ""))
         artifacts = record.pop("_artifacts", None)

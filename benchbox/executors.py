@@ -3,7 +3,7 @@
     run(cells, plugins, store, *, force, checkpoint_every, on_start, on_epoch, on_done)
 
 which runs each cell through :func:`benchbox.execute.run_cell_locked` (or records why it could
-not) and reports ``on_start(cell)``, ``on_epoch(cell, epoch, epochs, losses)`` and
+not; ``checkpoint_every`` is a :class:`~benchbox.checkpoints.Cadence`) and reports ``on_start(cell)``, ``on_epoch(cell, epoch, epochs, losses)`` and
 ``on_done(cell, record or None)``. Here: :class:`LocalExecutor` (this process); also
 :class:`benchbox.pool_executor.PoolExecutor` (``--jobs``) and
 :class:`benchbox.ray_executor.RayExecutor` (``--executor ray``).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from .checkpoints import Cadence
 from .execute import DataCache, run_cell_locked
 from .plan import Cell
 from .plugins import Plugins
@@ -27,7 +28,7 @@ class LocalExecutor:
     """Runs cells one after another in this process."""
 
     def run(self, cells: list[Cell], plugins: Plugins, store: ResultStore, *, force: bool,
-            checkpoint_every: int | str, on_start, on_epoch, on_done) -> None:
+            checkpoint_every: Cadence, on_start, on_epoch, on_done) -> None:
         data = DataCache(plugins)
         for cell in cells:
             on_start(cell)

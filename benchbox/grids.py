@@ -37,6 +37,17 @@ def grid(config: dict, name: str) -> list[str]:
     return methods
 
 
+def row_names(config: dict, name: str) -> list[str]:
+    """How a table names the grid's rows: its ``rows`` (the paper's row names, one per method
+    entry), else the entries themselves."""
+    methods = grid(config, name)
+    names = config["grids"][name].get("rows", methods)
+    if not isinstance(names, list) or len(names) != len(methods) or not all(isinstance(n, str) for n in names):
+        raise ParamError(f"grid {name!r} in {config['path']}: 'rows' must name each of its {len(methods)} "
+                         "method entries")
+    return names
+
+
 def preset(config: dict, name: str) -> dict:
     presets = config["presets"]
     if name not in presets:

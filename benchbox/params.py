@@ -65,9 +65,20 @@ def coerce(owner: str, key: str, value, default, choices=None):
 
 
 def resolve(owner: str, cls, given: dict) -> dict:
-    """Defaults of ``cls`` updated with ``given``; unknown keys and bad values raise ParamError."""
+    """Defaults of ``cls`` updated with ``given`` (old names of ``cls.renamed`` parameters
+    accepted); unknown keys and bad values raise ParamError."""
     defaults = declared_params(cls)
     choices = declared_choices(cls)
+    shadowing = sorted(k for k in defaults if callable(getattr(cls, k, None)))
+    if shadowing:  # a parameter is also an attribute: it would hide the method of that name
+        raise ParamError(f"{owner}: parameter {', '.join(map(repr, shadowing))} is named like a method "
+                         f"of {cls.__name__}; rename it (old spellings: the class's `renamed`)")
+    renamed = getattr(cls, "renamed", {})
+    for old, new in renamed.items():
+        if old in given:
+            if new in given:
+                raise ParamError(f"{owner}: give {new!r} or its old name {old!r}, not both")
+            given = {(new if k == old else k): v for k, v in given.items()}
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise ParamError(

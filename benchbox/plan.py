@@ -91,7 +91,7 @@ def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds
         where, found = dataset.location()
         if not found:
             layout = getattr(dataset, "layout", "")
-            raise DataError(f"dataset {dataset_name!r}: no data found at {where}."
+            raise DataError(f"dataset {dataset_name!r}: no data found ({where})."
                             + (f" Expected layout: {layout}." if layout else "")
                             + (f" Published: {dataset.published}." if dataset.published else ""))
         dataset.validate()

@@ -17,24 +17,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue as queue_module
-import signal
 import sys
-import threading
+
+from .stopping import StopRequests
 
 BUSY = 3  # exit code of a worker whose cell another live process holds
 INTERRUPTED = 130
-
-
-def _sigterm_as_interrupt():
-    """SIGTERM (a scheduler's or `timeout`'s stop) ends the driver as Ctrl-C does: it waits for
-    the workers, which got the signal too, to save their state. Returns the previous handler."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt("SIGTERM")
-
-    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def default_threads(jobs: int) -> int:
@@ -49,15 +37,15 @@ def _work(cell, results_root: str, force: bool, checkpoint_every, threads: int, 
     from .execute import DataCache, run_cell_locked
     from .plugins import worker_plugins
     from .store import ResultStore
-    from .training import Interrupted
 
     torch.set_num_threads(threads)
     plugins = worker_plugins(by_hand)
     try:
-        record = run_cell_locked(cell, plugins, DataCache(plugins), ResultStore(results_root), force=force,
-                                 checkpoint_every=checkpoint_every,
-                                 on_epoch=lambda *args: progress.put((cell.key, *args)))
-    except (Interrupted, KeyboardInterrupt):
+        with StopRequests():
+            record = run_cell_locked(cell, plugins, DataCache(plugins), ResultStore(results_root), force=force,
+                                     checkpoint_every=checkpoint_every,
+                                     on_epoch=lambda *args: progress.put((cell.key, *args)))
+    except KeyboardInterrupt:  # Interrupted included: the state is saved
         sys.exit(INTERRUPTED)
     sys.exit(0 if record is not None else BUSY)
 
@@ -79,22 +67,22 @@ class PoolExecutor:
         waiting, running = list(cells), {}
         root = str(store.root.resolve())
         by_hand = plugins.registered_by_hand()
-        previous = _sigterm_as_interrupt()
         try:
-            while waiting or running:
-                while waiting and len(running) < self.jobs:
-                    cell = waiting.pop(0)
-                    worker = context.Process(target=_work, args=(cell, root, force, checkpoint_every,
-                                                                 self.threads, progress, by_hand))
-                    worker.start()
-                    running[worker] = cell
-                    on_start(cell)
-                self._relay(progress, by_key, on_epoch)
-                for worker in [w for w in running if not w.is_alive()]:
-                    worker.join()
-                    cell = running.pop(worker)
-                    self._relay(progress, by_key, on_epoch, wait=False)
-                    on_done(cell, self._outcome(cell, worker.exitcode, plugins, store))
+            with StopRequests():  # SIGTERM (a scheduler's or `timeout`'s stop) ends the grid as Ctrl-C
+                while waiting or running:
+                    while waiting and len(running) < self.jobs:
+                        cell = waiting.pop(0)
+                        worker = context.Process(target=_work, args=(cell, root, force, checkpoint_every,
+                                                                     self.threads, progress, by_hand))
+                        worker.start()
+                        running[worker] = cell
+                        on_start(cell)
+                    self._relay(progress, by_key, on_epoch)
+                    for worker in [w for w in running if not w.is_alive()]:
+                        worker.join()
+                        cell = running.pop(worker)
+                        self._relay(progress, by_key, on_epoch, wait=False)
+                        on_done(cell, self._outcome(cell, worker.exitcode, plugins, store))
         except KeyboardInterrupt:
             for worker in running:  # they were interrupted too: let them save, then stop them
                 worker.join(self.grace_s)
@@ -102,8 +90,6 @@ class PoolExecutor:
                     worker.terminate()
             raise
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
             progress.close()
 
     @staticmethod

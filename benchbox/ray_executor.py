@@ -23,19 +23,21 @@ def _ray():
     return ray
 
 
-def _run_on_worker(cell, results_root: str, force: bool, checkpoint_every: int | str, by_hand=()):
+def _run_on_worker(cell, results_root: str, force: bool, checkpoint_every, by_hand=()):
     """Executed by a Ray worker: the same code path as a local run, with the driver's plugins
     (those registered by hand are imported by module name: put them on the workers' path)."""
     import socket
 
     from .plugins import worker_plugins
     from .execute import DataCache, run_cell_locked
+    from .stopping import StopRequests
     from .store import ResultStore
 
     plugins = worker_plugins(by_hand)
     data = _WORKER_STATE.setdefault("data", DataCache(plugins))  # splits stay loaded per worker
-    record = run_cell_locked(cell, plugins, data, ResultStore(results_root), force=force,
-                             checkpoint_every=checkpoint_every)
+    with StopRequests():  # a signalled worker saves its training state first
+        record = run_cell_locked(cell, plugins, data, ResultStore(results_root), force=force,
+                                 checkpoint_every=checkpoint_every)
     return record, socket.gethostname()
 
 

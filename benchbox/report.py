@@ -99,16 +99,19 @@ def reconstruction_figure(label: str, artifacts: dict, classes: list[str], base:
     originals = artifacts["originals"][:, 0].astype(np.float64)
     recons = artifacts["reconstructions"][:, 0].astype(np.float64)
     n = len(originals)
-    fig, axes = plt.subplots(3, n, figsize=(0.75 * n, 2.4), squeeze=False)
+    fig, axes = plt.subplots(3, n, figsize=(0.75 * n + 0.6, 2.4), squeeze=False)
     for j in range(n):
-        for i, (image, cmap, vmax) in enumerate(((originals[j], "gray", 255), (recons[j], "gray", 255),
-                                                 (np.abs(originals[j] - recons[j]), "magma", 255))):
-            axes[i, j].imshow(image, cmap=cmap, vmin=0, vmax=vmax)
+        for i, (image, cmap) in enumerate(((originals[j], "gray"), (recons[j], "gray"),
+                                           (np.abs(originals[j] - recons[j]), "magma"))):
+            shown = axes[i, j].imshow(image, cmap=cmap, vmin=0, vmax=255)  # one scale for all maps
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
         axes[0, j].set_title(classes[j], fontsize=6)
     for i, name in enumerate(("input", "reconstruction", "|residual|")):
         axes[i, 0].set_ylabel(name, fontsize=6)
+    bar = fig.colorbar(shown, ax=list(axes[2]), fraction=0.05, pad=0.02)
+    bar.set_label("|input − recon.| (0–255)", fontsize=5)
+    bar.ax.tick_params(labelsize=5)
     fig.suptitle(label, fontsize=8)
     return _save(fig, base)
 
@@ -161,16 +164,19 @@ def significance_table(records: list[dict]) -> tuple[str, str]:
 
 def ablation_tables(records: list[dict]) -> dict[str, str]:
     """The ablation tables (the grids.toml grids marked ``ablation = true``: the paper's Tables
-    III–V): the rows of each present in the results (at least two)."""
+    III–V): the rows of each present in the results (at least two), in the grid's order and
+    named by its ``rows`` (the paper's row names) where it gives them."""
     out = {}
     config = grids_module.load()
     for name, spec in config["grids"].items():
         if not spec.get("ablation"):
             continue
-        wanted = [make_label(*parse_entry(e)) for e in grids_module.grid(config, name)]
-        present = [r for r in records if r["label"] in wanted]
+        entries = grids_module.grid(config, name)
+        names = grids_module.row_names(config, name)
+        rows = {make_label(*parse_entry(e)): f"{n} ({e})" if n != e else e for e, n in zip(entries, names)}
+        present = [r for r in records if r["label"] in rows]
         if len({r["label"] for r in present}) >= 2:
-            out[name] = render(present)
+            out[name] = render(present, rows=rows)
     return out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .checkpoints import Cadence
 from .executors import Executor, LocalExecutor
 from .plan import Cell
 from .plugins import Plugins
@@ -22,12 +23,12 @@ class GridSummary:
 
 
 def run_grid(cells: list[Cell], plugins: Plugins, store: ResultStore, *, force: bool = False,
-             executor: Executor | None = None, progress=None, checkpoint_every: int | str = 1) -> GridSummary:
-    """Run every cell whose result is not already in ``store`` (or all with ``force``)."""
+             executor: Executor | None = None, progress=None, checkpoint_every: int | str | Cadence = 1) -> GridSummary:
+    """Run every cell whose result is not already in ``store`` (or all with ``force``).
+    ``checkpoint_every``: how often resumable methods save their training state."""
     from .progress import NullProgress
-    from .training import checkpoint_interval
 
-    checkpoint_interval(checkpoint_every)  # refuse a bad value before anything trains
+    cadence = Cadence.parse(checkpoint_every)  # a bad value is refused before anything trains
 
     progress = progress or NullProgress()
     summary = GridSummary()
@@ -48,7 +49,7 @@ def run_grid(cells: list[Cell], plugins: Plugins, store: ResultStore, *, force: 
         progress.end_cell(cell, record)
 
     try:
-        (executor or LocalExecutor()).run(todo, plugins, store, force=force, checkpoint_every=checkpoint_every,
+        (executor or LocalExecutor()).run(todo, plugins, store, force=force, checkpoint_every=cadence,
                                           on_start=progress.start_cell, on_epoch=progress.epoch, on_done=on_done)
     finally:
         progress.end_grid()

@@ -2,7 +2,8 @@
 
 Layouts: ``markdown`` (Table I of the SALAD paper: methods as rows, per dataset the
 metric columns), ``csv`` (numeric mean/std/n columns, long format), ``std`` (Table II:
-standard deviations only) and ``latex`` (booktabs, best mean per column in bold).
+standard deviations only) and ``latex`` (booktabs, best mean per column in bold, but for
+SEN and SPE).
 """
 
 from __future__ import annotations
@@ -160,8 +161,16 @@ def footnote(protocol: str) -> str:
             f"in % at the {protocol} threshold: {PROTOCOLS[protocol]}.")
 
 
-def render(records: list[dict], fmt: str = "markdown", protocol: str = "test_best_f1") -> str:
+def render(records: list[dict], fmt: str = "markdown", protocol: str = "test_best_f1",
+           rows: dict[str, str] | None = None) -> str:
+    """``rows``: row label -> name to show, in the order to show them (an ablation table's
+    rows as the paper names them); rows not in it are left out."""
     agg = aggregate(frame(records, protocol))
+    if rows is not None and not agg.empty:
+        agg = agg[agg.method.isin(rows)].copy()
+        agg["_order"] = agg.method.map(list(rows).index)
+        agg = agg.sort_values(["dataset", "_order"]).drop(columns="_order").reset_index(drop=True)
+        agg["method"] = agg.method.map(rows)
     if agg.empty:
         return "no results\n"
     if fmt == "csv":
@@ -175,13 +184,18 @@ def render(records: list[dict], fmt: str = "markdown", protocol: str = "test_bes
     return wide(agg).to_markdown(disable_numparse=True) + "\n\n" + footnote(protocol) + "\n"
 
 
+#: Not bolded: each is one side of a threshold's trade-off, so its "best" is often a degenerate
+#: threshold (SEN 100% by calling every image anomalous).
+TRADE_OFF = ("sen", "spe")
+
+
 def latex(agg: pd.DataFrame) -> str:
-    """booktabs table, best mean per column in bold."""
+    """booktabs table, best mean per column in bold (except SEN and SPE: :data:`TRADE_OFF`)."""
     table = wide(agg)
     multi = agg.dataset.nunique() > 1
     for ds in dict.fromkeys(agg.dataset):
         sub = agg[agg.dataset == ds].set_index("method")
-        for m in METRICS:
+        for m in (m for m in METRICS if m not in TRADE_OFF):
             if sub[f"{m}_mean"].notna().any():
                 best = sub[f"{m}_mean"].idxmax()
                 col = f"{ds} {HEADERS[m]}" if multi else HEADERS[m]

@@ -8,50 +8,20 @@ divergence checks live here once.
 from __future__ import annotations
 
 import math
-import os
 import random
 import re
-import signal
-import threading
 import time
 import warnings
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from . import stopping
+from .checkpoints import Checkpointing, restore_rng_states, rng_states
 from .contracts import ImageSet, Method
 from .errors import Diverged, ParamError
-
-
-class Interrupted(KeyboardInterrupt):
-    """Training stopped on SIGINT/SIGTERM after saving its state; re-running resumes it."""
-
-
-class _StopRequests:
-    """While active, SIGINT and SIGTERM only set ``requested``; the loop saves and stops at
-    the end of the current step. A second SIGINT interrupts at once."""
-
-    def __init__(self):
-        self.requested = None
-        self._previous = {}
-
-    def _handle(self, signum, frame):
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = signal.Signals(signum).name
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -68,24 +38,6 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise ParamError(f"unknown device {name!r}; use cpu, cuda or auto") from None
-
-
-_SECONDS = {"s": 1, "m": 60, "h": 3600}
-
-
-def checkpoint_interval(every: int | str) -> tuple[str, float]:
-    """``--checkpoint-every``: N epochs (``5``), or a wall-clock duration (``90s``, ``10m``,
-    ``1h``) for epochs too short to be worth saving each time. -> ("epochs" | "seconds", n)."""
-    text = str(every).strip().lower()
-    unit = _SECONDS.get(text[-1:])
-    try:
-        kind, value = ("seconds", float(text[:-1]) * unit) if unit else ("epochs", int(text))
-    except ValueError:
-        kind, value = "", 0
-    if not value > 0:
-        raise ParamError(f"--checkpoint-every: expected a positive number of epochs or a duration "
-                         f"such as 90s, 10m or 1h, got {every!r}")
-    return kind, value
 
 
 def seed_everything(seed: int) -> None:
@@ -173,20 +125,24 @@ class TorchMethod(Method):
             self.compile_networks()
         self.phase_ = self.phases()[0]
 
-    def fit(self, train: ImageSet, *, on_epoch=None):
+    def fit(self, train: ImageSet, *, on_epoch=None, checkpoint: Checkpointing | None = None):
+        """Train; with ``checkpoint``, resume from its saved state if there is one of these
+        parameters, save on its cadence, and on a stop request save and raise
+        :class:`~benchbox.stopping.Interrupted`."""
         self.setup(int(train.images.shape[-1]))
-        self._last_checkpoint = time.monotonic()
         data = train.images.to(self.device_)
         self.order_ = torch.Generator().manual_seed(self.seed)
-        resume = self._read_checkpoint()
+        resume = self._load(checkpoint)
+        if checkpoint is not None:
+            checkpoint.last_save = time.monotonic()  # a duration cadence counts from here
         phases = self.phases()
-        with _StopRequests() as stop:
+        with stopping.deferred() as stop:
             for index, phase in enumerate(phases):
                 self.phase_ = phase
                 self.start_phase(phase)
                 if resume is not None and index < resume["phase"]:
                     continue  # finished before the checkpoint: only its set-up is replayed
-                self._run_epochs(data, on_epoch, index, stop,
+                self._run_epochs(data, on_epoch, index, stop, checkpoint,
                                  resume if resume is not None and index == resume["phase"] else None)
         return self
 
@@ -202,7 +158,7 @@ class TorchMethod(Method):
     def start_phase(self, phase) -> None:
         """Called before each phase: e.g. freeze networks, replace ``self.optimizers_``."""
 
-    def _run_epochs(self, data: torch.Tensor, on_epoch, phase: int, stop, resume) -> None:
+    def _run_epochs(self, data: torch.Tensor, on_epoch, phase: int, stop, checkpoint, resume) -> None:
         counts = [self.phase_epochs(p) for p in self.phases()]
         epochs = counts[phase]
         factor = paper_lr_lambda(epochs) if self.lr_schedule == "paper" else (lambda e: 1.0)
@@ -225,8 +181,9 @@ class TorchMethod(Method):
                     value = value.float()  # bf16 losses would lose digits when summed
                     sums[key] = sums[key] + value if key in sums else value.clone()
                 if stop.requested:  # SIGINT/SIGTERM: save where we are, then stop
-                    self._write_checkpoint(phase, epoch, batch + 1, perm, sums, schedulers)
-                    raise Interrupted(f"{stop.requested}: training state saved at epoch {offset + epoch}")
+                    saved = self._save(checkpoint, phase, epoch, batch + 1, perm, sums, schedulers)
+                    raise stopping.Interrupted(f"{stop.requested}: training state "
+                                               + (f"saved at epoch {offset + epoch}" if saved else "not saved"))
             first_batch = 0
             with warnings.catch_warnings():
                 # An optimiser may not have stepped yet (f-AnoGAN's generator steps once per
@@ -240,8 +197,8 @@ class TorchMethod(Method):
                 if not math.isfinite(value):
                     raise Diverged(offset + epoch, key)
             perm, sums = None, {}
-            if self.checkpoint_path and epoch < epochs and self._checkpoint_due(epoch):
-                self._write_checkpoint(phase, epoch + 1, 0, None, {}, schedulers)
+            if checkpoint is not None and epoch < epochs and checkpoint.due(epoch):
+                self._save(checkpoint, phase, epoch + 1, 0, None, {}, schedulers)
             if on_epoch is not None:
                 on_epoch(offset + epoch, total, losses)
 
@@ -253,25 +210,17 @@ class TorchMethod(Method):
     def _autocast(self):
         return torch.autocast(self.device_.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
-    # -- checkpoints -------------------------------------------------------------------
-    #: Set by the runner: where to keep the training state, and how often (see
-    #: :func:`checkpoint_interval`: N epochs, or a duration such as "10m").
-    checkpoint_path: str | None = None
-    checkpoint_every: int | str = 1
-
-    def _checkpoint_due(self, epoch: int) -> bool:
-        kind, value = checkpoint_interval(self.checkpoint_every)
-        if kind == "epochs":
-            return epoch % value == 0
-        return time.monotonic() - self._last_checkpoint >= value
+    # -- checkpoints (the file and the cadence: benchbox/checkpoints.py) ------------------
+    #: Declared: ``fit`` takes ``checkpoint=`` and resumes bit-identically.
+    resumable = True
     #: Plain attributes (ending in _) that belong to the training state (e.g. step counters).
     state_attributes: tuple[str, ...] = ()
 
-    def _write_checkpoint(self, phase, epoch, batch, perm, sums, schedulers) -> None:
-        """Everything needed to continue bit-identically, written atomically."""
-        if not self.checkpoint_path:
-            return
-        state = {
+    def _save(self, checkpoint, phase, epoch, batch, perm, sums, schedulers) -> bool:
+        """Everything needed to continue bit-identically. False: nowhere to save."""
+        if checkpoint is None:
+            return False
+        checkpoint.save({
             "params": self.get_params(), "phase": phase, "epoch": epoch, "batch": batch,
             "perm": None if perm is None else perm.cpu(),
             "sums": {k: v.cpu() for k, v in sums.items()},
@@ -279,27 +228,14 @@ class TorchMethod(Method):
             "optimizers": [o.state_dict() for o in self.optimizers_],
             "schedulers": [s.state_dict() for s in schedulers],
             "attributes": {k: getattr(self, k) for k in self.state_attributes},
-            "rng": {"torch": torch.get_rng_state(), "order": self.order_.get_state(),
-                    "numpy": np.random.get_state(), "python": random.getstate(),
-                    "cuda": torch.cuda.get_rng_state_all() if self.device_.type == "cuda" else None},
-        }
-        self._last_checkpoint = time.monotonic()
-        path = Path(self.checkpoint_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+            "rng": rng_states(self.order_, self.device_),
+        })
+        return True
 
-    def _read_checkpoint(self) -> dict | None:
-        if not self.checkpoint_path or not Path(self.checkpoint_path).exists():
-            return None
-        try:
-            state = torch.load(self.checkpoint_path, map_location=self.device_, weights_only=False)
-        except Exception as error:  # a damaged checkpoint only costs the time it saved
-            warnings.warn(f"ignoring unreadable checkpoint {self.checkpoint_path}: {error}", stacklevel=2)
-            return None
-        if state.get("params") != self.get_params():
-            return None  # another experiment's state: start afresh
+    def _load(self, checkpoint) -> dict | None:
+        state = None if checkpoint is None else checkpoint.load(self.device_)
+        if state is None or state.get("params") != self.get_params():
+            return None  # nothing saved, or another experiment's state: start afresh
         self.nets_.load_state_dict(state["nets"])
         return state
 
@@ -310,46 +246,51 @@ class TorchMethod(Method):
             scheduler.load_state_dict(saved)
         for key, value in state["attributes"].items():
             setattr(self, key, value)
-        rng = state["rng"]
-        torch.set_rng_state(rng["torch"].cpu())
-        self.order_.set_state(rng["order"].cpu())
-        np.random.set_state(rng["numpy"])
-        random.setstate(rng["python"])
-        if rng["cuda"] is not None:
-            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        restore_rng_states(state["rng"], self.order_)
         perm = None if state["perm"] is None else state["perm"].to(self.device_)
         sums = {k: v.to(self.device_) for k, v in state["sums"].items()}
         return state["epoch"], state["batch"], perm, sums
 
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Optional: the reconstruction of a batch in [-1, 1] (residual maps in the report).
+        Default: None, the method does not reconstruct."""
+        return None
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Optional: latent features (n, d) of a batch in [-1, 1] (t-SNE in the report).
+        Default: None, the method has no latent space."""
+        return None
+
     @torch.inference_mode()
-    def score(self, images: torch.Tensor) -> np.ndarray:
+    def score(self, data: ImageSet) -> np.ndarray:
         self.nets_.eval()
         out = []
-        for start in range(0, len(images), self.score_batch_size):
-            x = self._input(images[start:start + self.score_batch_size].to(self.device_))
+        for start in range(0, len(data), self.score_batch_size):
+            x = self._input(data.images[start:start + self.score_batch_size].to(self.device_))
             out.append(self.score_batch(x).float())
         return torch.cat(out).cpu().numpy().astype(np.float64)
 
     @torch.inference_mode()
     def artifacts(self, test: ImageSet, per_class: int = 2, max_latent: int = 500) -> dict:
-        """Small arrays for reports: reconstructions of ``per_class`` test images of each class
-        (where the method reconstructs) and latent features of normal test images (where it
-        embeds), so figures need no retraining."""
+        """Reconstructions of ``per_class`` test images of each class (where the method
+        reconstructs) and latent features of normal test images (where it embeds), so that
+        figures need no retraining."""
         self.nets_.eval()
         out: dict[str, np.ndarray] = {}
         classes = np.asarray(test.classes, dtype=object)
-        if hasattr(self, "reconstruct"):
-            label_of = dict(zip(test.classes, test.labels.tolist()))
-            order = sorted(label_of, key=lambda c: (label_of[c], c))  # the normal class first
-            index = np.concatenate([np.nonzero(classes == c)[0][:per_class] for c in order])
-            x = self._input(test.images[torch.from_numpy(index)].to(self.device_))
-            recon = ((self.reconstruct(x).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        label_of = dict(zip(test.classes, test.labels.tolist()))
+        order = sorted(label_of, key=lambda c: (label_of[c], c))  # the normal class first
+        index = np.concatenate([np.nonzero(classes == c)[0][:per_class] for c in order])
+        x = self._input(test.images[torch.from_numpy(index)].to(self.device_))
+        recon = self.reconstruct(x)
+        if recon is not None:
+            recon = ((recon.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
             out.update(recon_index=index, originals=test.images[torch.from_numpy(index)].numpy(),
                        reconstructions=recon.cpu().numpy())
-        if hasattr(self, "embed"):
-            index = np.nonzero(test.labels == 0)[0][:max_latent]
-            x = self._input(test.images[torch.from_numpy(index)].to(self.device_))
-            out.update(latent_index=index, latent=self.embed(x).float().cpu().numpy())
+        index = np.nonzero(test.labels == 0)[0][:max_latent]
+        latent = self.embed(self._input(test.images[torch.from_numpy(index)].to(self.device_)))
+        if latent is not None:
+            out.update(latent_index=index, latent=latent.float().cpu().numpy())
         return out
 
     def adam(self, *modules: nn.Module, betas=(0.5, 0.999), lr: float | None = None) -> torch.optim.Adam:

@@ -149,10 +149,10 @@ def scoring_images(size, n=1000):
 
 def time_scoring(method, size, device, n=1000):
     test = scoring_images(size, n)
-    method.score(test.images[:64])  # warm-up
+    method.score(test.subset(range(64)))  # warm-up
     sync(device)
     start = time.perf_counter()
-    method.score(test.images)
+    method.score(test)
     sync(device)
     return n / (time.perf_counter() - start)
 
@@ -236,6 +236,8 @@ def main(argv=None):
     parser.add_argument("--epoch-images", type=int, default=17922, help="images in that epoch (paper: OCT2017)")
     parser.add_argument("--epoch-variants", default=None, help="variants for the epoch (default: --variants)")
     parser.add_argument("--skip-data", action="store_true", help="skip the image-folder cache measurement")
+    parser.add_argument("--matmul-seconds", type=float, default=3.0,
+                        help="how long to time the dense-matmul ceiling, per precision")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results")))
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
@@ -244,9 +246,9 @@ def main(argv=None):
         parse_variant(variant)
     torch.manual_seed(0)
 
-    ceilings = {"fp32": matmul_flops(device)}
+    ceilings = {"fp32": matmul_flops(device, seconds=args.matmul_seconds)}
     if any(parse_variant(v)["precision"] == "bf16" for v in variants):
-        ceilings["bf16"] = matmul_flops(device, dtype=torch.bfloat16)
+        ceilings["bf16"] = matmul_flops(device, seconds=args.matmul_seconds, dtype=torch.bfloat16)
     rows = []
     for name in args.methods.split(","):
         flops = count_flops(name, args.size, args.batch, device)

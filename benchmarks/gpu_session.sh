@@ -87,7 +87,7 @@ fi
 DEV=(salad 'salad[first_norm=false]' 'salad[ssl=none]' 'salad[latent_dim=100]' 'salad[center_lr=0.05]')
 has dev && { echo "== dev protocol: SALAD hypotheses, baselines, Table V $(date -u +%T)"
 parallel 200 benchbox run --preset cpu $EXTRA --param chest_xray.protocol=dev \
-    --methods "$(IFS=,; echo "${DEV[*]}"),ae,ssim_ae,ganomaly,salad[score=image],salad[score=center]" \
+    --methods "$(IFS=,; echo "${DEV[*]}"),ae,ssim_ae,ganomaly,salad[anomaly_score=image],salad[anomaly_score=center]" \
     "${COMMON[@]}" --results-dir "$RUNS/dev-cpu-preset"
 benchbox table --results-dir "$RUNS/dev-cpu-preset"
 PICKED=$(python3 benchmarks/select_on_dev.py "$RUNS/dev-cpu-preset" chest_xray "${DEV[@]}")

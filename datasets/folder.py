@@ -66,9 +66,9 @@ class FolderDataset(Dataset):
     def location(self):
         root = self.root()
         if root is None:
-            return (f"nowhere: give --data-root or set ${self.env_var}", False)
+            return (f"no --data-root given, and ${self.env_var} is not set", False)
         found = _child(root, "train") is not None
-        return (str(root) if found else f"{root} (no train/ folder there)", found)
+        return (str(root) if found else f"{root} has no train/ folder", found)
 
     def missing(self, what: str) -> DataError:
         return DataError(f"dataset {self.name!r}: {what}. Expected layout: {self.layout}. "

@@ -37,7 +37,7 @@ class MedMNIST(Dataset):
     def location(self):
         path = self.path()
         if path is None:
-            return (f"nowhere: give --data-root FILE.npz or set ${self.env_var}", False)
+            return (f"no --data-root FILE.npz given, and ${self.env_var} is not set", False)
         return (str(path), path.is_file())
 
     def fingerprint(self) -> str:

@@ -38,8 +38,8 @@ def cli(tmp_path, monkeypatch):
      "--checkpoint-every: expected a positive number of epochs or a duration such as 90s"),
     (["table", "--results-dir", "missing"], "--results-dir missing: no such directory"),
     (["run", "--methods", "ae", "--dataset", "oct", "--data-root", "nowhere/oct"],
-     "nowhere/oct (no train/ folder there). Expected layout: ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}"),
-    (["run", "--methods", "ae", "--dataset", "chest_xray"], "give --data-root or set $BENCHBOX_CHEST_XRAY_ROOT"),
+     "no data found (nowhere/oct has no train/ folder). Expected layout: ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}"),
+    (["run", "--methods", "ae", "--dataset", "chest_xray"], "no --data-root given, and $BENCHBOX_CHEST_XRAY_ROOT is not set"),
 ])
 def test_user_mistakes_are_explained(cli, args, expected):
     result = cli(*args)

@@ -24,7 +24,7 @@ def data():
 def fit_score(plugins, name, data, **params):
     train, test = data
     method = plugins.methods.get(name)(epochs=1, batch_size=32, **params).fit(train)
-    return method, method.score(test.images)
+    return method, method.score(test)
 
 
 def test_keys_ignore_how_a_cell_runs_but_not_bf16(plugins):

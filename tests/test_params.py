@@ -50,3 +50,25 @@ _value = st.from_regex(r"[A-Za-z0-9_.\-]{1,8}", fullmatch=True)
 @given(st.dictionaries(_key, _value, max_size=5))
 def test_label_round_trips_through_the_parser(params):
     assert parse_entry(label("salad", params)) == ("salad", params)
+
+
+def test_a_parameter_named_like_a_method_is_refused():
+    import benchbox
+
+    class Shadowing(benchbox.Method):
+        name = "shadowing"
+        params = {"score": "x"}  # would hide Method.score
+
+    with pytest.raises(ParamError, match="'score' is named like a method"):
+        Shadowing()
+
+
+def test_grid_rows_must_name_each_entry(tmp_path):
+    from benchbox import grids
+
+    path = tmp_path / "grids.toml"
+    path.write_text('[grids.t]\nmethods = ["ae", "vae"]\nrows = ["only one"]\n')
+    with pytest.raises(ParamError, match="'rows' must name each of its 2 method entries"):
+        grids.row_names(grids.load(path), "t")
+    path.write_text('[grids.t]\nmethods = ["ae", "vae"]\n')
+    assert grids.row_names(grids.load(path), "t") == ["ae", "vae"]

@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 from benchbox.conformance import tiny_data
+from benchbox.errors import ParamError
 from benchbox.plugins import Plugins
 from benchbox.plan import plan
 from benchbox.runner import run_grid
 from benchbox.store import ResultStore
-from benchbox.training import Interrupted
+from benchbox.checkpoints import Cadence, Checkpointing
+from benchbox.stopping import Interrupted, StopRequests
 
 SMALL = {"width": 8, "max_width": 16, "latent_dim": 8, "batch_size": 16}
 PER_METHOD = {"salad": {"patch_width": 8, "mlp_hidden": 8}, "fanogan": {"n_critic": 2}}
@@ -31,36 +33,43 @@ def test_interrupted_fit_resumes_bit_identically(tmp_path, data, name):
     train, test = data
     cls = Plugins(load_entry_points=False).methods.get(name)
     params = dict(SMALL, epochs=3, **PER_METHOD.get(name, {}))
-    expected = cls(**params).fit(train).score(test.images)
+    expected = cls(**params).fit(train).score(test)
 
-    stopped = cls(**params)
-    stopped.checkpoint_path = str(tmp_path / "state.pt")
+    checkpoint = Checkpointing(str(tmp_path / "state.pt"))
     stop_after = 4 if name == "fanogan" else 2  # f-AnoGAN: inside its second (encoder) phase
 
     def on_epoch(epoch, total, losses):
         if epoch == stop_after:
             os.kill(os.getpid(), signal.SIGTERM)  # handled: saved after the next step
 
-    with pytest.raises(Interrupted, match="SIGTERM"):
-        stopped.fit(train, on_epoch=on_epoch)
+    with pytest.raises(Interrupted, match="SIGTERM"), StopRequests():  # as the CLI does
+        cls(**params).fit(train, on_epoch=on_epoch, checkpoint=checkpoint)
     assert (tmp_path / "state.pt").exists()
 
-    resumed = cls(**params)
-    resumed.checkpoint_path = str(tmp_path / "state.pt")
-    assert np.array_equal(resumed.fit(train).score(test.images), expected)
+    resumed = cls(**params).fit(train, checkpoint=Checkpointing(str(tmp_path / "state.pt")))
+    assert np.array_equal(resumed.score(test), expected)
+
+
+def test_without_stop_requests_a_signal_is_not_swallowed(data):
+    """Training outside StopRequests (a library call, a test) leaves SIGINT to the host."""
+    cls = Plugins(load_entry_points=False).methods.get("ae")
+
+    def on_epoch(epoch, total, losses):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        cls(**SMALL, epochs=3).fit(data[0], on_epoch=on_epoch)
+    assert not isinstance(caught.value, Interrupted)  # the default handler's, at once
 
 
 def test_checkpoint_of_other_parameters_is_ignored(tmp_path, data):
     train, test = data
     cls = Plugins(load_entry_points=False).methods.get("ae")
-    first = cls(**SMALL, epochs=2)
-    first.checkpoint_path = str(tmp_path / "state.pt")
-    first.fit(train)  # leaves a checkpoint after epoch 1
-    assert (tmp_path / "state.pt").exists()
-    other = cls(**dict(SMALL, epochs=2, lr=1e-3))
-    other.checkpoint_path = str(tmp_path / "state.pt")
-    fresh = cls(**dict(SMALL, epochs=2, lr=1e-3)).fit(train).score(test.images)
-    assert np.array_equal(other.fit(train).score(test.images), fresh)
+    cls(**SMALL, epochs=2).fit(train, checkpoint=Checkpointing(str(tmp_path / "state.pt")))
+    assert (tmp_path / "state.pt").exists()  # left after epoch 1
+    other = cls(**dict(SMALL, epochs=2, lr=1e-3)).fit(train, checkpoint=Checkpointing(str(tmp_path / "state.pt")))
+    fresh = cls(**dict(SMALL, epochs=2, lr=1e-3)).fit(train).score(test)
+    assert np.array_equal(other.score(test), fresh)
 
 
 @pytest.mark.parametrize("every, saved", [("1h", False), ("0.001s", True), ("2", False), (1, True)])
@@ -68,10 +77,14 @@ def test_checkpoint_every_epochs_or_duration(tmp_path, data, every, saved):
     """Periodic saves after epoch 1 of 2: each epoch, every 2 epochs (none here), or when the
     given time has passed since training started (an hour: none; a millisecond: yes)."""
     method = Plugins(load_entry_points=False).methods.get("ae")(**SMALL, epochs=2)
-    method.checkpoint_path = str(tmp_path / "state.pt")
-    method.checkpoint_every = every
-    method.fit(data[0])
+    method.fit(data[0], checkpoint=Checkpointing(str(tmp_path / "state.pt"), Cadence.parse(every)))
     assert (tmp_path / "state.pt").exists() == saved
+
+
+@pytest.mark.parametrize("every", ["0", "-2", "10x", "", "s"])
+def test_bad_checkpoint_cadence_is_refused_naming_the_option(every):
+    with pytest.raises(ParamError, match="--checkpoint-every"):
+        Cadence.parse(every)
 
 
 def test_live_lock_is_respected_and_dead_lock_taken_over(tmp_path):
@@ -94,7 +107,7 @@ def test_live_lock_is_respected_and_dead_lock_taken_over(tmp_path):
 
 def _run(results, env, *extra):
     return subprocess.Popen(
-        [sys.executable, "-m", "benchbox", "run", "--methods", "salad", "--seeds", "0", "--epochs", "8",
+        [sys.executable, "-m", "benchbox", "run", "--methods", "salad", "--seeds", "0", "--epochs", "6",
          "--results-dir", str(results), "--param", "synthetic.n_train=96", "--param", "synthetic.n_test=32",
          "--param", "salad.width=8", "--param", "salad.latent_dim=16", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -30,8 +30,8 @@ class Constant(benchbox.Method):
         type(self).fits += 1
         return self
 
-    def score(self, images):
-        return images.float().mean(dim=(1, 2, 3)).numpy()
+    def score(self, data):
+        return data.images.float().mean(dim=(1, 2, 3)).numpy()
 
 
 @pytest.fixture

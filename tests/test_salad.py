@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from benchbox.methods.salad import perturb as P
+from benchbox.errors import ParamError
 from benchbox.methods.salad.method import SALAD
 from benchbox.methods.salad.model import SALADNets
 
@@ -135,7 +136,7 @@ def test_image_loss_and_feature_constraint_switches():
 def test_score_switch(kind):
     from benchbox.conformance import tiny_data
     train, test = tiny_data(32, n_train=16, n_test=8)
-    method = SALAD(**SMALL, epochs=1, batch_size=8, score=kind).fit(train)
+    method = SALAD(**SMALL, epochs=1, batch_size=8, anomaly_score=kind).fit(train)
     nets = method.nets_["salad"]
     with torch.no_grad():
         x = test.images.float() / 127.5 - 1
@@ -143,4 +144,12 @@ def test_score_switch(kind):
         expected = {"feature": (z - nets.encoder(nets.decoder(z))).abs().mean(1),
                     "image": (x - nets.decoder(z)).abs().flatten(1).mean(1),
                     "center": (z - nets.center).abs().mean(1)}[kind]
-    assert torch.allclose(torch.from_numpy(method.score(test.images)).float(), expected, atol=1e-5)
+    assert torch.allclose(torch.from_numpy(method.score(test)).float(), expected, atol=1e-5)
+
+
+def test_old_spelling_of_the_anomaly_score_parameter_is_accepted():
+    """`score` was renamed (it hid the method `score`); `salad[score=image]` still works."""
+    assert SALAD(score="image").get_params()["anomaly_score"] == "image"
+    assert callable(SALAD(score="image").score)
+    with pytest.raises(ParamError, match="not both"):
+        SALAD(score="image", anomaly_score="center")

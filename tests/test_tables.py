@@ -78,3 +78,18 @@ def test_another_test_set_is_another_row():
     a["test_set"], b["test_set"] = {"hash": "aaaaaaaaaaaaaaaa"}, {"hash": "bbbbbbbbbbbbbbbb"}
     text = render([a, b])
     assert "ae (test set aaaaaaaaaaaa)" in text and "ae (test set bbbbbbbbbbbb)" in text
+
+
+def test_latex_bolds_no_degenerate_sensitivity():
+    """A threshold that calls every image anomalous has SEN 100%: the best SEN, but not a
+    result to put in bold. SEN and SPE are never bolded; AUC and F1 are."""
+    degenerate = record("knn", 0, 0.55, 0.70)
+    degenerate["metrics"]["thresholds"]["test_best_f1"].update(sen=1.0, spe=0.0)
+    latex = render(RECORDS + [degenerate], "latex")
+    assert r"\textbf{100.00}" not in latex and r"\textbf{10.00}" not in latex
+    assert r"\textbf{0.9600 $\pm$" in latex and r"\textbf{93.50 $\pm$" in latex
+
+
+def test_rows_named_and_ordered_as_given():
+    text = render(RECORDS, rows={"salad": "A_F (SALAD)", "ae": "A_I"})
+    assert text.index("| A_F (SALAD)") < text.index("| A_I") and "| vae" not in text

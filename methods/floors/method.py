@@ -37,8 +37,8 @@ class PixelPCA(Method):
         self.pca_ = PCA(n_components=n if n < 1 else min(int(n), *x.shape), svd_solver="full").fit(x)
         return self
 
-    def score(self, images: torch.Tensor) -> np.ndarray:
-        x = pixels(images)
+    def score(self, data: ImageSet) -> np.ndarray:
+        x = pixels(data.images)
         recon = self.pca_.inverse_transform(self.pca_.transform(x))
         return ((x - recon) ** 2).mean(1)
 
@@ -56,7 +56,7 @@ class PixelKNN(Method):
         self.index_ = NearestNeighbors(n_neighbors=self.k, algorithm="brute").fit(pixels(train.images))
         return self
 
-    def score(self, images: torch.Tensor) -> np.ndarray:
-        x = pixels(images)
+    def score(self, data: ImageSet) -> np.ndarray:
+        x = pixels(data.images)
         distances, _ = self.index_.kneighbors(x)
         return distances.mean(1) / np.sqrt(x.shape[1])

@@ -25,7 +25,7 @@ class SALAD(BackboneParams, TorchMethod):
         "image_loss": "ssim",  # Table III, image space
         "feature_constraint": "center",  # Table III, feature space
         "ssl": "shared_encoder",  # Table IV
-        "score": "feature",  # Table V
+        "anomaly_score": "feature",  # Table V
         "alpha": 1.0, "beta": 10.0, "gamma": 10.0, "delta": 10.0, "eta": 10.0,  # eq. 9
         "center_lr": 0.5,  # center update rate (Wen et al. 2016)
         "shared_layers": 2,  # for ssl=shared_encoder_last_layers
@@ -40,8 +40,9 @@ class SALAD(BackboneParams, TorchMethod):
         "image_loss": ("ssim", "l1"),
         "feature_constraint": ("center", "kl", "none"),
         "ssl": SSL_MODES,
-        "score": ("feature", "image", "center"),
+        "anomaly_score": ("feature", "image", "center"),
     }
+    renamed = {"score": "anomaly_score"}  # `score` would hide the method; old spelling kept
 
     def build(self, image_size):
         self.nets_["salad"] = nets = SALADNets(
@@ -121,7 +122,7 @@ class SALAD(BackboneParams, TorchMethod):
 
     def score_batch(self, x):
         nets = self.nets_["salad"]
-        kind = self._params["score"]  # the parameter 'score' (the attribute is the method)
+        kind = self.anomaly_score
         z_t = nets.encoder(x)
         if kind == "center":  # A_C = |z_t − C|
             return (z_t - nets.center).abs().mean(1)

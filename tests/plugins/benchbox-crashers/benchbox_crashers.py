@@ -22,8 +22,8 @@ class CrashOnce(benchbox.Method):
         self.mean_ = train.images.float().mean().item()
         return self
 
-    def score(self, images):
-        return np.abs(images.float().mean(dim=(1, 2, 3)).numpy() - self.mean_)
+    def score(self, data):
+        return np.abs(data.images.float().mean(dim=(1, 2, 3)).numpy() - self.mean_)
 
 
 class CrashAlways(benchbox.Method):

@@ -12,8 +12,8 @@ class MeanIntensity(benchbox.Method):
         self.mean_ = train.images.float().mean().item()   # learned state ends in _
         return self
 
-    def score(self, images):         # uint8 N×1×H×W -> (N,), higher = more anomalous
-        means = images.float().mean(dim=(1, 2, 3)).numpy()
+    def score(self, data):           # ImageSet -> (N,), higher = more anomalous
+        means = data.images.float().mean(dim=(1, 2, 3)).numpy()   # images: uint8 N×1×H×W
         return np.abs(means - self.mean_) ** self.power
 
 

@@ -43,7 +43,7 @@ def _int_list(ctx, param, value):
 @main.command()
 @click.option("--methods", "methods", default=None,
               help="Comma list of methods, each optionally with inline parameters: "
-                   "'ae,salad[ssl=none]'. Default: every registered method.")
+                   "'ae,salad[ssl=none]'. Default: the 'default' grid of grids.toml (not PatchCore, not plugins).")
 @click.option("--dataset", "--datasets", "datasets", default="synthetic", show_default=True,
               help="Comma list of datasets.")
 @click.option("--seeds", default="0,1,2", show_default=True, callback=_int_list, help="Comma list of integer seeds.")
@@ -116,7 +116,9 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
             image_size = image_size if "image_size" in explicit else values.get("image_size", image_size)
             epochs = epochs if "epochs" in explicit else values.get("epochs", epochs)
             batch_size = batch_size if "batch_size" in explicit else values.get("batch_size", batch_size)
-    entries = split_entries(methods) if methods else plugins.methods.names()
+    # No --methods: the `default` grid, not every registered method (an installed plugin, or a
+    # method that needs a file such as PatchCore's weights, is run by naming it).
+    entries = split_entries(methods) if methods else grids.grid(grids.load(grid_file), "default")
     cells = plan(plugins, entries, split_entries(datasets), seeds, image_size=image_size, epochs=epochs,
                  batch_size=batch_size, device=device, precision=precision,
                  channels_last=channels_last or None, compile=compile_ or None,

@@ -114,15 +114,25 @@ class Method(Configurable):
         raise NotImplementedError
 
     # -- optional hooks ------------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise :class:`benchbox.errors.ParamError` for parameter values that cannot work (a
+        missing weights file, a bad range); called while planning, before anything trains.
+        Default: the declared types and choices are all that is checked."""
+
     @classmethod
     def check_image_size(cls, image_size: int) -> None:
         """Raise :class:`benchbox.errors.ParamError` for an image size the method cannot take;
         called while planning, before anything trains. Default: any size."""
 
+    def provenance(self) -> dict:
+        """What a result must record to be reproduced beyond the parameters, after ``fit``
+        (e.g. the SHA-256 of a weights file the method read). Default: nothing."""
+        return {}
+
     def artifacts(self, test: ImageSet) -> dict[str, np.ndarray]:
         """Small arrays the report draws figures from, saved beside the result: ``originals``,
-        ``reconstructions`` and ``recon_index`` (Fig. 4–5: residual maps), ``latent`` and
-        ``latent_index`` (Fig. 6–7: t-SNE). Default: none."""
+        ``reconstructions`` and ``recon_index`` (Figs. 5–6: residual maps), ``latent`` and
+        ``latent_index`` (Fig. 7: t-SNE). Default: none."""
         return {}
 
 

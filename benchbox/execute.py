@@ -122,6 +122,7 @@ def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callab
         method.fit(train, on_epoch=epoch_done, **resume)
         timings["fit_s"] = time.perf_counter() - start
         record["history"] = history
+        record["method_provenance"] = method.provenance()
         start = time.perf_counter()
         scores = _checked_scores(method, test)
         val_scores = _checked_scores(method, val) if val is not None else None

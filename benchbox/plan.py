@@ -90,9 +90,8 @@ def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds
         dataset = make_dataset(plugins, dataset_name, by_target.get(dataset_name, {}), data_root, cache_dir)
         where, found = dataset.location()
         if not found:
-            layout = getattr(dataset, "layout", "")
             raise DataError(f"dataset {dataset_name!r}: no data found ({where})."
-                            + (f" Expected layout: {layout}." if layout else "")
+                            + (f" Expected layout: {dataset.layout}." if dataset.layout else "")
                             + (f" Published: {dataset.published}." if dataset.published else ""))
         dataset.validate()
         fingerprint = dataset.fingerprint()
@@ -109,10 +108,11 @@ def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds
                     given[key] = value
             given.update(by_target.get(name, {}))
             given.update(inline)
-            if hasattr(cls, "check_image_size"):  # optional hook: refuse sizes before training
-                cls.check_image_size(size)
+            cls.check_image_size(size)  # refuse a size before anything trains
             for seed in seeds:
-                params = cls(**{**given, "seed": seed}).get_params()
+                method = cls(**{**given, "seed": seed})
+                method.validate()
+                params = method.get_params()
                 cells.append(Cell(
                     label=make_label(name, inline), method=name, method_params=params,
                     method_revision=cls.revision, data_fingerprint=fingerprint,

@@ -60,6 +60,12 @@ def paper_lr_lambda(epochs: int) -> Callable[[int], float]:
     return factor
 
 
+def cosine_lr_lambda(epochs: int) -> Callable[[int], float]:
+    """One cycle of cosine decay from the full LR towards zero over ``epochs`` (Loshchilov &
+    Hutter 2017, without restarts; CutPaste's schedule)."""
+    return lambda epoch: 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
 class TorchMethod(Method):
     """Base for PyTorch methods trained with mini-batches of images in [-1, 1]."""
 
@@ -76,7 +82,7 @@ class TorchMethod(Method):
         "channels_last": False,
         "compile": False,
     }
-    choices = {"lr_schedule": ("paper", "constant"), "precision": ("fp32", "bf16")}
+    choices = {"lr_schedule": ("paper", "cosine", "constant"), "precision": ("fp32", "bf16")}
     #: Images per scoring batch (memory only, scores do not depend on it).
     score_batch_size = 256
 
@@ -101,7 +107,7 @@ class TorchMethod(Method):
                 module.compile()
 
     # -- the loop ----------------------------------------------------------------------
-    def _check(self) -> None:
+    def validate(self) -> None:
         for key in ("epochs", "batch_size"):
             if getattr(self, key) < 1:
                 raise ParamError(f"{self.name}: {key} must be at least 1, got {getattr(self, key)}")
@@ -111,7 +117,7 @@ class TorchMethod(Method):
     def setup(self, image_size: int) -> None:
         """Seed, then build the networks and optimisers on the device, as ``fit`` does first
         (the benchmark harness calls it alone)."""
-        self._check()
+        self.validate()
         seed_everything(self.seed)
         self.device_ = resolve_device(self.device)
         self.image_size_ = image_size
@@ -161,7 +167,7 @@ class TorchMethod(Method):
     def _run_epochs(self, data: torch.Tensor, on_epoch, phase: int, stop, checkpoint, resume) -> None:
         counts = [self.phase_epochs(p) for p in self.phases()]
         epochs = counts[phase]
-        factor = paper_lr_lambda(epochs) if self.lr_schedule == "paper" else (lambda e: 1.0)
+        factor = {"paper": paper_lr_lambda, "cosine": cosine_lr_lambda}.get(self.lr_schedule, lambda n: lambda e: 1.0)(epochs)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in self.optimizers_]
         n = len(data)
         first_epoch, first_batch, perm, sums = 1, 0, None, {}
@@ -262,13 +268,15 @@ class TorchMethod(Method):
         return None
 
     @torch.inference_mode()
-    def score(self, data: ImageSet) -> np.ndarray:
+    def map_batches(self, data: ImageSet, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """``fn`` over ``data`` in eval mode without gradients, one scoring batch (in [-1, 1])
+        at a time; the results concatenated, as float32."""
         self.nets_.eval()
-        out = []
-        for start in range(0, len(data), self.score_batch_size):
-            x = self._input(data.images[start:start + self.score_batch_size].to(self.device_))
-            out.append(self.score_batch(x).float())
-        return torch.cat(out).cpu().numpy().astype(np.float64)
+        return torch.cat([fn(self._input(data.images[start:start + self.score_batch_size].to(self.device_))).float()
+                          for start in range(0, len(data), self.score_batch_size)])
+
+    def score(self, data: ImageSet) -> np.ndarray:
+        return self.map_batches(data, self.score_batch).cpu().numpy().astype(np.float64)
 
     @torch.inference_mode()
     def artifacts(self, test: ImageSet, per_class: int = 2, max_latent: int = 500) -> dict:

@@ -23,6 +23,8 @@
 # As run (the data copied into the ignored .data/ and carried):
 #   OUT=$OUT DATA=.data/chest_xray DEVICE=cuda BUDGET_S=550 PAPER_SEEDS=0 PAPER_JOBS=1 \
 #       PAPER_METHODS=salad bash benchmarks/gpu_session.sh   (the 2026-11-26 slot; no --jobs then)
+# Next: the paper preset of SALAD alone (STAGES=paper PAPER_METHODS=salad), then of AnatPaste
+# (STAGES=paper PAPER_METHODS='cutpaste[augment=anatpaste]'), 0.809 at the cpu preset on the CPU.
 set -u
 OUT=${OUT:-gpu-out} DATA=${DATA:-../shared/data/chest_xray} DEVICE=${DEVICE:-cuda}
 BUDGET_S=${BUDGET_S:-560} RUNS=${RUNS:-results/cells} EXTRA=${EXTRA:-}

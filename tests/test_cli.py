@@ -141,3 +141,15 @@ def test_other_data_under_the_same_dataset_name_is_another_experiment(cli, tmp_p
     assert "0 run, 1 already done" in cli(*args, "--data-root", "a").output
     table = cli("table", "--results-dir", "res").output
     assert sum(line.startswith("| ae (") for line in table.splitlines()) == 2
+
+
+def test_bare_run_runs_the_default_grid_not_every_registered_method(cli, tmp_path):
+    """Installed plugins and methods that need files (PatchCore's weights) are named to run."""
+    from benchbox import grids
+
+    assert "patchcore" not in grids.grid(grids.load(), "default")
+    (tmp_path / "g.toml").write_text('[grids.default]\nmethods = ["pca"]\n')
+    result = cli("run", "--grid-file", "g.toml", "--seeds", "0", "--results-dir", "r",
+                 "--param", "synthetic.n_train=32", "--param", "synthetic.n_test=16")
+    assert result.exit_code == 0, result.output
+    assert [p.name.split("__")[0] for p in (tmp_path / "r" / "synthetic").glob("*.json")] == ["pca"]

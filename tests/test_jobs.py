@@ -38,9 +38,9 @@ def scores(root):
 
 def test_two_jobs_give_the_results_of_one_process(tmp_path):
     plugins = Plugins(load_entry_points=False)
-    cells = grid(plugins)
+    cells = grid(plugins, seeds=(0,))  # two cells, at once
     summary = run_grid(cells, plugins, ResultStore(tmp_path / "jobs"), executor=PoolExecutor(2, threads=1))
-    assert len(summary.done) == 4 and not summary.failed
+    assert len(summary.done) == 2 and not summary.failed
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # what each worker had: the same kernels, the same bits
     try:
@@ -60,11 +60,11 @@ def test_a_dead_worker_is_a_failed_cell_and_the_others_finish(tmp_path, monkeypa
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv("BENCHBOX_NO_ENTRY_POINTS", raising=False)
     plugins = Plugins()
-    cells = grid(plugins, methods=("crash_always", "ae"), seeds=(0, 1))
+    cells = grid(plugins, methods=("crash_always", "ae"), seeds=(0,))  # at once
     summary = run_grid(cells, plugins, ResultStore(tmp_path / "r"), executor=PoolExecutor(2, threads=1))
-    assert sorted((c.method, c.seed) for c, _ in summary.failed) == [("crash_always", 0), ("crash_always", 1)]
+    assert [(c.method, c.seed) for c, _ in summary.failed] == [("crash_always", 0)]
     assert all(r["status"] == "failed" and "worker process died (exit code 1)" in r["error"] for _, r in summary.failed)
-    assert sorted((c.method, c.seed) for c, _ in summary.done) == [("ae", 0), ("ae", 1)]
+    assert [(c.method, c.seed) for c, _ in summary.done] == [("ae", 0)]
     sys.modules.pop("benchbox_crashers", None)
 
 

@@ -52,16 +52,15 @@ def test_entry_point_plugin_is_discovered(fake_install):
 
 
 def test_entry_point_plugin_in_cli_and_table(fake_install, tmp_path):
-    listing = run_cli("methods")
-    assert listing.returncode == 0, listing.stderr
-    assert "mean_intensity" in listing.stdout and "benchbox-mean-intensity" in listing.stdout
     run = run_cli("run", "--methods", "mean_intensity", "--seeds", "0,1",
                   "--results-dir", str(tmp_path / "r"), "--param", "synthetic.n_train=64",
                   "--param", "synthetic.n_test=32")
     assert run.returncode == 0, run.stderr
     assert "| mean_intensity" in run.stdout
     plugins_listing = run_cli("plugins")
-    assert "mean_intensity" in plugins_listing.stdout and "benchbox.methods" in plugins_listing.stdout
+    assert plugins_listing.returncode == 0, plugins_listing.stderr
+    assert "benchbox-mean-intensity 0.1.0\tmethod mean_intensity" in plugins_listing.stdout
+    assert "benchbox.methods" in plugins_listing.stdout
 
 
 def test_a_misspelled_hook_is_an_error_naming_it():

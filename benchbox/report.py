@@ -196,13 +196,16 @@ def _describe(records: list[dict]) -> str:
     protocols = sorted({(r.get("split") or {}).get("protocol", "as generated") for r in records})
     # Results made before the option existed have no precision: they trained in fp32.
     precisions = sorted({r["method_params"].get("precision", "fp32") for r in records})
+    weights = sorted({f"{r['label']} {r['method_provenance']['weights_sha256'][:16]}" for r in records
+                      if (r.get("method_provenance") or {}).get("weights_sha256")})
     return (f"Image size {values('image_size')}; epochs {values('epochs')}; batch size {values('batch_size')}; "
             f"seeds {values('seed')}; split protocol {', '.join(protocols)}; test set(s) "
             f"{records[0]['test_set']['n']} images, file-list hash {hashes}. F1/ACC/SEN/SPE/BACC use the "
             f"threshold with the best F1 on the test scores (the SALAD paper's protocol, which uses test labels); "
             f"SEN@95SPE needs no threshold. "
             f"Versions: {'; '.join(versions)}. Devices: {'; '.join(devices)}. "
-            f"Training precision: {', '.join(p + (' autocast' if p == 'bf16' else '') for p in precisions)}.")
+            f"Training precision: {', '.join(p + (' autocast' if p == 'bf16' else '') for p in precisions)}."
+            + (f" Weights files read (SHA-256): {'; '.join(weights)}." if weights else ""))
 
 
 def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:

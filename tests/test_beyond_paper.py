@@ -85,6 +85,10 @@ def test_a_run_records_the_weights_files_hash(tmp_path, weights, monkeypatch):
     assert result.exit_code == 0, result.output
     (path,) = (tmp_path / "synthetic").glob("patchcore*.json")
     assert json.loads(path.read_text())["method_provenance"] == {"weights_sha256": file_sha256(weights)}
+    from benchbox.report import build
+
+    build(tmp_path, tmp_path / "report")
+    assert f"patchcore {file_sha256(weights)[:16]}" in (tmp_path / "report" / "index.md").read_text()
 
 
 def test_greedy_coreset_covers_every_cluster():

@@ -160,3 +160,21 @@ def test_sigterm_saves_state_and_exits_130(tmp_path):
     assert victim.wait(timeout=120) == 130
     assert "Run the same command again to resume" in victim.stderr.read()
     assert any(checkpoints.glob("*.pt"))
+
+
+def test_stop_requests_defer_inside_a_training_loop_and_interrupt_outside():
+    from benchbox import stopping
+
+    previous = signal.getsignal(signal.SIGTERM)
+    with StopRequests() as stop:
+        with stopping.deferred() as inside:  # a resumable loop: the signal is only noted
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert inside.requested == "SIGTERM"
+            with pytest.raises(Interrupted, match="SIGINT"):  # a second Ctrl-C: at once
+                os.kill(os.getpid(), signal.SIGINT)
+        with pytest.raises(Interrupted, match="SIGTERM"):  # outside a loop: at once
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert stop is stopping.StopRequests._active
+    assert signal.getsignal(signal.SIGTERM) is previous and stopping.StopRequests._active is None
+    with stopping.deferred() as none_active:
+        assert none_active.requested is None

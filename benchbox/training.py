@@ -66,6 +66,11 @@ def cosine_lr_lambda(epochs: int) -> Callable[[int], float]:
     return lambda epoch: 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
+#: ``lr_schedule`` -> the LR factor per epoch, given the number of epochs.
+LR_SCHEDULES: dict[str, Callable[[int], Callable[[int], float]]] = {
+    "paper": paper_lr_lambda, "cosine": cosine_lr_lambda, "constant": lambda epochs: (lambda epoch: 1.0)}
+
+
 class TorchMethod(Method):
     """Base for PyTorch methods trained with mini-batches of images in [-1, 1]."""
 
@@ -82,7 +87,7 @@ class TorchMethod(Method):
         "channels_last": False,
         "compile": False,
     }
-    choices = {"lr_schedule": ("paper", "cosine", "constant"), "precision": ("fp32", "bf16")}
+    choices = {"lr_schedule": tuple(LR_SCHEDULES), "precision": ("fp32", "bf16")}
     #: Images per scoring batch (memory only, scores do not depend on it).
     score_batch_size = 256
 
@@ -167,7 +172,7 @@ class TorchMethod(Method):
     def _run_epochs(self, data: torch.Tensor, on_epoch, phase: int, stop, checkpoint, resume) -> None:
         counts = [self.phase_epochs(p) for p in self.phases()]
         epochs = counts[phase]
-        factor = {"paper": paper_lr_lambda, "cosine": cosine_lr_lambda}.get(self.lr_schedule, lambda n: lambda e: 1.0)(epochs)
+        factor = LR_SCHEDULES[self.lr_schedule](epochs)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in self.optimizers_]
         n = len(data)
         first_epoch, first_batch, perm, sums = 1, 0, None, {}

@@ -88,14 +88,15 @@ class PatchCore(Method):
         """Per batch: patch features (n, H·W, D) of the images, as in Section 3.1."""
         mean = torch.tensor(IMAGENET_MEAN, device=self.device_).view(1, 3, 1, 1)
         std = torch.tensor(IMAGENET_STD, device=self.device_).view(1, 3, 1, 1)
+        layers = self._layers()
         for start in range(0, len(data), self.batch_size):
             x = data.images[start:start + self.batch_size].to(self.device_).float().div(255)
             x = (x.expand(-1, 3, -1, -1) - mean) / std  # grey on the three channels
             maps, net = [], self.backbone_
             x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
-            for stage in range(1, max(self._layers()) + 1):
+            for stage in range(1, max(layers) + 1):
                 x = getattr(net, f"layer{stage}")(x)
-                if stage in self._layers():
+                if stage in layers:
                     maps.append(F.avg_pool2d(x, self.neighbourhood, 1, self.neighbourhood // 2))
             size = maps[0].shape[-2:]
             maps = [m if m.shape[-2:] == size else F.interpolate(m, size, mode="bilinear", align_corners=False)

@@ -40,6 +40,7 @@ def cli(tmp_path, monkeypatch):
     (["run", "--methods", "ae", "--dataset", "oct", "--data-root", "nowhere/oct"],
      "no data found (nowhere/oct has no train/ folder). Expected layout: ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}"),
     (["run", "--methods", "ae", "--dataset", "chest_xray"], "no --data-root given, and $BENCHBOX_CHEST_XRAY_ROOT is not set"),
+    (["run", "--methods", "ae", "--param", "synthetic.position=0.5"], "synthetic: position must be in [0, 0.3]"),
 ])
 def test_user_mistakes_are_explained(cli, args, expected):
     result = cli(*args)

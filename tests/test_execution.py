@@ -91,3 +91,11 @@ def test_cli_passes_execution_options(tmp_path, monkeypatch):
     assert record["method_params"]["precision"] == "bf16"
     assert record["method_params"]["channels_last"] is True
     assert record["method_params"]["compile"] is False
+
+
+def test_cosine_schedule_decays_from_the_full_rate_towards_zero():
+    from benchbox.training import LR_SCHEDULES
+
+    factors = [LR_SCHEDULES["cosine"](4)(epoch) for epoch in range(4)]
+    assert factors == pytest.approx([1.0, 0.8535534, 0.5, 0.1464466])
+    assert [LR_SCHEDULES["constant"](4)(e) for e in range(4)] == [1.0] * 4

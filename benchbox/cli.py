@@ -126,7 +126,9 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
     store = ResultStore(results_dir)
     _check_writable(Path(results_dir))
     if deterministic:
-        _set_deterministic()
+        from .training import use_deterministic_algorithms
+
+        use_deterministic_algorithms()
     try:
         runner_executor = None
         if executor == "ray":
@@ -158,17 +160,6 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
         err.print(f"[red]{record['status']}[/red] {cell.label} · {cell.dataset} · seed {cell.seed}: {record.get('error')}")
     if summary.failed:
         sys.exit(1)
-
-
-def _set_deterministic() -> None:
-    """Deterministic CUDA kernels (cuBLAS needs its workspace pinned before first use)."""
-    import os
-
-    import torch
-
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.backends.cudnn.benchmark = False
-    torch.use_deterministic_algorithms(True, warn_only=False)
 
 
 def _check_writable(path: Path) -> None:

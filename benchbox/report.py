@@ -1,7 +1,8 @@
 """``benchbox report``: the paper's tables and figures from a results directory alone.
 
-Per dataset: Table I/II (markdown, CSV, LaTeX), Table VI (per-class scores), ablation tables
-(III–V) when their variants are present, ROC curves (Fig. 4), reconstructions (Figs. 5/6),
+Per dataset: Table I/II (markdown, CSV, LaTeX), Table VI (per-class scores), AUROC per
+abnormal class (where there are several), ablation tables (III–V) when their variants are
+present, ROC curves (Fig. 4), reconstructions (Figs. 5/6),
 optionally a t-SNE of two runs' latent features (Fig. 7), and a paired-bootstrap test of
 each method's AUROC against the best one. ``index.md`` ties it together. Running it twice
 writes the same files.
@@ -63,6 +64,30 @@ def per_class_table(records: list[dict]) -> str:
     for cls in ordered:
         table[cls] = [f"{np.mean(rows[m][cls]):.4g} ± {np.std(rows[m][cls], ddof=1):.2g}"
                       if len(rows[m][cls]) > 1 else "–" for m in table.index]
+    return table.to_markdown(disable_numparse=True)
+
+
+def auroc_per_class_table(records: list[dict]) -> str | None:
+    """AUROC of the normal test images against each abnormal class alone, mean ± std over
+    seeds; None where the test set has a single abnormal class (it would repeat Table I)."""
+    from sklearn.metrics import roc_auc_score
+
+    rows: dict[str, dict[str, list[float]]] = {}
+    sizes: dict[str, int] = {}
+    for r in records:
+        s = r["scores"]
+        classes, labels, scores = np.asarray(s["classes"]), np.asarray(s["labels"]), np.asarray(s["scores"])
+        for cls in sorted(set(classes[labels == 1])):
+            chosen = (labels == 0) | (classes == cls)
+            rows.setdefault(r["label"], defaultdict(list))[cls].append(roc_auc_score(labels[chosen], scores[chosen]))
+            sizes[cls] = int((classes == cls).sum())
+    if len(sizes) < 2:
+        return None
+    table = pd.DataFrame(index=pd.Index(_order(rows), name="Method"))
+    for cls in sorted(sizes):
+        values = [rows[m][cls] for m in table.index]
+        table[f"{cls} (n={sizes[cls]})"] = [f"{np.mean(v):.4f} ± {np.std(v, ddof=1):.4f}" if len(v) > 1
+                                           else (f"{v[0]:.4f}" if v else "–") for v in values]
     return table.to_markdown(disable_numparse=True)
 
 
@@ -256,6 +281,11 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:
         table6 = per_class_table(ds)
         write(f"{name}-table6.md", table6 + "\n")
         index += ["### Anomaly score per class (Table VI; mean ± std over test images, seeds pooled)", "", table6, ""]
+        per_class = auroc_per_class_table(ds)
+        if per_class is not None:
+            write(f"{name}-auroc-per-class.md", per_class + "\n")
+            index += ["### AUROC per abnormal class (the normal test images against each class alone; "
+                      "mean ± std over seeds)", "", per_class, ""]
         best, sig = significance_table(ds)
         write(f"{name}-significance.md", sig + "\n")
         index += [f"### Is the difference real? (paired bootstrap of AUROC against the best, {best})", "",

@@ -8,6 +8,7 @@ divergence checks live here once.
 from __future__ import annotations
 
 import math
+import os
 import random
 import re
 import time
@@ -38,6 +39,20 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise ParamError(f"unknown device {name!r}; use cpu, cuda or auto") from None
+
+
+#: Set by :func:`use_deterministic_algorithms`; worker processes (`--jobs`, a local Ray
+#: cluster) inherit the environment, and ``TorchMethod.setup`` honours it there.
+DETERMINISTIC_ENV = "BENCHBOX_DETERMINISTIC"
+
+
+def use_deterministic_algorithms() -> None:
+    """Deterministic CUDA kernels (``--deterministic``) in this process and the workers it
+    starts; cuBLAS needs its workspace pinned before first use."""
+    os.environ[DETERMINISTIC_ENV] = "1"
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=False)
 
 
 def seed_everything(seed: int) -> None:
@@ -125,6 +140,12 @@ class TorchMethod(Method):
         self.validate()
         seed_everything(self.seed)
         self.device_ = resolve_device(self.device)
+        if os.environ.get(DETERMINISTIC_ENV) == "1":
+            use_deterministic_algorithms()  # asked for in the process that started this worker
+        elif self.device_.type == "cuda" and not torch.are_deterministic_algorithms_enabled():
+            # Shapes are fixed within a run (one image size, one batch size and the last
+            # batch): cuDNN times its algorithms once per shape and keeps the fastest.
+            torch.backends.cudnn.benchmark = True
         self.image_size_ = image_size
         self.nets_ = nn.ModuleDict()
         self.optimizers_: list[torch.optim.Optimizer] = []

@@ -5,7 +5,9 @@
         --epoch-method salad --epoch-images 17922 --out benchmarks/results-gpu
 
 A variant is a '+'-joined set of fp32|bf16 (autocast), cl (channels-last), compile
-(torch.compile): each method's training step is timed once per variant.
+(torch.compile), heur (cuDNN's heuristic algorithm choice instead of its autotuner, which
+training turns on on CUDA): each method's training step is timed once per variant.
+``--profile salad:bf16`` writes a torch.profiler table of that training step instead.
 
 Measures per method: training images/s, scoring images/s, FLOPs of a training step
 (torch's per-operation FLOP formulas) and the achieved FLOP/s against dense matmul FLOP/s measured in
@@ -60,21 +62,47 @@ def matmul_flops(device, n=2048, seconds=3.0, dtype=torch.float32) -> float:
     return 2 * n**3 * count / (time.perf_counter() - start)
 
 
+VARIANT_FLAGS = {"fp32", "bf16", "cl", "compile", "heur"}
+
+
 def parse_variant(variant: str) -> dict:
+    """A variant's method parameters (``heur`` is no parameter: see :func:`prepared`)."""
     flags = set(variant.split("+"))
-    unknown = flags - {"fp32", "bf16", "cl", "compile"}
-    if unknown or {"fp32", "bf16"} <= flags:
-        raise SystemExit(f"--variants: cannot read {variant!r}; use e.g. fp32, bf16, bf16+cl, bf16+cl+compile")
+    if flags - VARIANT_FLAGS or {"fp32", "bf16"} <= flags:
+        raise SystemExit(f"--variants: cannot read {variant!r}; use e.g. fp32, bf16, bf16+cl, bf16+cl+compile, bf16+heur")
     return {"precision": "bf16" if "bf16" in flags else "fp32", "channels_last": "cl" in flags,
             "compile": "compile" in flags}
 
 
 def prepared(name, size, batch, device, variant="fp32"):
-    """A method set up as ``fit`` sets it up (f-AnoGAN in its GAN phase), without training."""
+    """A method set up as ``fit`` sets it up (f-AnoGAN in its GAN phase), without training.
+    ``heur`` in the variant: cuDNN picks convolution algorithms by its heuristics, as before
+    ``fit`` turned on its autotuner (``cudnn.benchmark``) on CUDA."""
     method = Plugins(load_entry_points=False).methods.get(name)(
         epochs=1, batch_size=batch, device=str(device), **parse_variant(variant))
     method.setup(size)
+    torch.backends.cudnn.benchmark = device.type == "cuda" and "heur" not in variant.split("+")
     return method
+
+
+def profile_step(name, size, batch, device, variant, out: Path, steps=5) -> Path:
+    """torch.profiler over ``steps`` training steps (after warm-up): the operations that
+    take the most device time (CPU time on a CPU), as a text table in ``out``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    _, method = time_training(name, size, batch, device, 1, variant)  # set-up and warm-up
+    x = method._input(torch.randint(0, 256, (batch, 1, size, size), dtype=torch.uint8, device=device))
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with method._autocast(), profile(activities=activities) as prof:
+        for _ in range(steps):
+            method.train_step(x)
+        sync(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    path = out / f"profile-{name}-{variant}.txt"
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{name}, {variant}, {size}×{size}, batch {batch}, {steps} steps on {device}\n"
+                    + prof.key_averages().table(sort_by=key, row_limit=30, max_name_column_width=60))
+    return path
 
 
 class CountFlops(TorchDispatchMode):
@@ -239,12 +267,18 @@ def main(argv=None):
     parser.add_argument("--matmul-seconds", type=float, default=3.0,
                         help="how long to time the dense-matmul ceiling, per precision")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results")))
+    parser.add_argument("--profile", default=None, metavar="METHOD:VARIANT",
+                        help="only profile this method's training step (e.g. salad:bf16) and write its table to --out")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     variants = args.variants.split(",")
     for variant in variants:
         parse_variant(variant)
     torch.manual_seed(0)
+    if args.profile:
+        name, _, variant = args.profile.partition(":")
+        print(profile_step(name, args.size, args.batch, device, variant or "fp32", Path(args.out)).read_text())
+        return
 
     ceilings = {"fp32": matmul_flops(device, seconds=args.matmul_seconds)}
     if any(parse_variant(v)["precision"] == "bf16" for v in variants):

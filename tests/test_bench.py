@@ -47,3 +47,37 @@ def test_harness_writes_its_table(tmp_path):
 def test_unknown_variant_is_refused():
     with pytest.raises(SystemExit, match="cannot read 'fp16'"):
         bench.parse_variant("fp16")
+
+
+def test_heur_variant_is_read_and_leaves_cudnn_autotuner_off_on_cpu():
+    assert bench.parse_variant("bf16+heur") == {"precision": "bf16", "channels_last": False, "compile": False}
+    bench.prepared("ae", 32, 8, torch.device("cpu"), "bf16+heur")
+    assert torch.backends.cudnn.benchmark is False  # only CUDA training turns the autotuner on
+
+
+def test_profile_writes_a_table_of_the_step(tmp_path):
+    bench.main(["--size", "32", "--batch", "8", "--profile", "ae:fp32", "--out", str(tmp_path)])
+    table = (tmp_path / "profile-ae-fp32.txt").read_text()
+    assert table.startswith("ae, fp32, 32×32, batch 8, 5 steps on cpu") and "aten::" in table
+
+
+def test_jobs_throughput_sums_its_workers(tmp_path):
+    import jobs_throughput
+
+    jobs_throughput.main(["--method", "ae", "--size", "32", "--batch", "8", "--jobs", "1,2",
+                          "--seconds", "0.3", "--out", str(tmp_path)])
+    result = json.loads((tmp_path / "jobs-ae.json").read_text())
+    assert [r["jobs"] for r in result["rows"]] == [1, 2] and result["rows"][0]["vs_one"] == 1.0
+    two = result["rows"][1]
+    assert len(two["workers"]) == 2 and two["img_s"] == pytest.approx(sum(w["img_s"] for w in two["workers"]))
+    assert "| 2 |" in (tmp_path / "jobs-ae.md").read_text()
+
+
+def test_pneumonia_subtypes_scores_each_kind_against_the_normals():
+    import pneumonia_subtypes
+
+    ids = ["test/NORMAL/IM-1.jpeg", "test/NORMAL/IM-2.jpeg", "test/PNEUMONIA/person1_bacteria_1.jpeg",
+           "test/PNEUMONIA/person2_virus_3.jpeg"]
+    record = {"scores": {"ids": ids, "labels": [0, 0, 1, 1], "scores": [0.1, 0.3, 0.9, 0.2]}}
+    # bacterial above both normals; viral above one of two; all pneumonia: 3 of 4 pairs ordered
+    assert pneumonia_subtypes.subtype_aurocs(record) == {"all": 0.75, "bacteria": 1.0, "virus": 0.5}

@@ -116,3 +116,18 @@ def test_workers_get_the_plugins_registered_by_hand(tmp_path, monkeypatch):
     summary = run_grid(cells, plugins, ResultStore(tmp_path / "r"), executor=PoolExecutor(2, threads=1))
     assert len(summary.done) == 2 and not summary.failed
     sys.modules.pop("benchbox_mean_intensity", None)
+
+
+def test_deterministic_reaches_worker_processes_through_the_environment(monkeypatch):
+    """`--deterministic` is set in the CLI's process; a spawned `--jobs` worker only has the
+    environment it inherits, and a method's set-up turns the same switches on there."""
+    from benchbox.training import DETERMINISTIC_ENV
+
+    monkeypatch.setenv(DETERMINISTIC_ENV, "1")
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    assert not torch.are_deterministic_algorithms_enabled()
+    try:
+        Plugins(load_entry_points=False).methods.get("ae")(epochs=1).setup(32)
+        assert torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.benchmark
+    finally:
+        torch.use_deterministic_algorithms(False)

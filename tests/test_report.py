@@ -37,7 +37,7 @@ def report(results, tmp_path_factory):
 def test_every_file_and_tables_match_the_json(results, report):
     out = report
     for name in ["index.md", "synthetic-table1.md", "synthetic-table1.csv", "synthetic-table1.tex",
-                 "synthetic-table2.md", "synthetic-table6.md", "synthetic-significance.md",
+                 "synthetic-table2.md", "synthetic-table6.md", "synthetic-auroc-per-class.md", "synthetic-significance.md",
                  "synthetic-table3.md", "synthetic-roc.png", "synthetic-roc.pdf", "synthetic-recon-ae.png",
                  "synthetic-recon-salad.pdf", "synthetic-tsne.png"]:
         assert (out / name).stat().st_size > 0, name
@@ -80,3 +80,18 @@ def test_figure_names_keep_a_label_with_a_dot(tmp_path):
     assert [p.name for p in paths] == ["chest_xray-recon-salad_center_lr=0.05.png",
                                        "chest_xray-recon-salad_center_lr=0.05.pdf"]
     assert all(p.exists() for p in paths)
+
+
+def test_auroc_per_abnormal_class_scores_each_class_against_the_normals():
+    from benchbox.report import auroc_per_class_table
+
+    def record(seed, scores):
+        return {"label": "m", "seed": seed, "scores": {
+            "classes": ["NORMAL", "NORMAL", "CNV", "CNV", "DME"], "labels": [0, 0, 1, 1, 1], "scores": scores}}
+
+    # seed 0: CNV above both normals (1.0), DME between them (0.5); seed 1: CNV 0.5, DME 1.0
+    table = auroc_per_class_table([record(0, [0.1, 0.3, 0.5, 0.6, 0.2]), record(1, [0.1, 0.3, 0.2, 0.25, 0.9])])
+    assert "CNV (n=2)" in table and "DME (n=1)" in table
+    assert table.count("0.7500 ± 0.3536") == 2  # mean and std over the two seeds, per class
+    one_class = {"label": "m", "seed": 0, "scores": {"classes": ["N", "P"], "labels": [0, 1], "scores": [0, 1]}}
+    assert auroc_per_class_table([one_class]) is None  # it would only repeat Table I

@@ -6,7 +6,8 @@
 
 A variant is a '+'-joined set of fp32|bf16 (autocast), cl (channels-last), compile
 (torch.compile), heur (cuDNN's heuristic algorithm choice instead of its autotuner, which
-training turns on on CUDA): each method's training step is timed once per variant.
+training turns on on CUDA), gn (InstanceNorm run as GroupNorm, one group per channel): each
+method's training step is timed once per variant.
 ``--profile salad:bf16`` writes a torch.profiler table of that training step instead.
 
 Measures per method: training images/s, scoring images/s, FLOPs of a training step
@@ -62,14 +63,14 @@ def matmul_flops(device, n=2048, seconds=3.0, dtype=torch.float32) -> float:
     return 2 * n**3 * count / (time.perf_counter() - start)
 
 
-VARIANT_FLAGS = {"fp32", "bf16", "cl", "compile", "heur"}
+VARIANT_FLAGS = {"fp32", "bf16", "cl", "compile", "heur", "gn"}
 
 
 def parse_variant(variant: str) -> dict:
     """A variant's method parameters (``heur`` is no parameter: see :func:`prepared`)."""
     flags = set(variant.split("+"))
     if flags - VARIANT_FLAGS or {"fp32", "bf16"} <= flags:
-        raise SystemExit(f"--variants: cannot read {variant!r}; use e.g. fp32, bf16, bf16+cl, bf16+cl+compile, bf16+heur")
+        raise SystemExit(f"--variants: cannot read {variant!r}; use e.g. fp32, bf16, bf16+cl, bf16+cl+compile, bf16+heur, bf16+cl+gn")
     return {"precision": "bf16" if "bf16" in flags else "fp32", "channels_last": "cl" in flags,
             "compile": "compile" in flags}
 
@@ -81,8 +82,26 @@ def prepared(name, size, batch, device, variant="fp32"):
     method = Plugins(load_entry_points=False).methods.get(name)(
         epochs=1, batch_size=batch, device=str(device), **parse_variant(variant))
     method.setup(size)
-    torch.backends.cudnn.benchmark = device.type == "cuda" and "heur" not in variant.split("+")
+    flags = variant.split("+")
+    torch.backends.cudnn.benchmark = device.type == "cuda" and "heur" not in flags
+    if "gn" in flags:
+        instance_to_group_norm(method.nets_)
     return method
+
+
+def instance_to_group_norm(module: torch.nn.Module) -> None:
+    """``gn`` in a variant: every InstanceNorm2d becomes a GroupNorm with one group per channel
+    — the same arithmetic, with the same parameter tensors (so the optimisers keep them), but
+    kernels that work on channels-last tensors, where InstanceNorm runs as a batch norm over a
+    reshaped NCHW view. A candidate to measure before the networks adopt it."""
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.InstanceNorm2d):
+            group = torch.nn.GroupNorm(child.num_features, child.num_features, eps=child.eps, affine=child.affine)
+            if child.affine:
+                group.weight, group.bias = child.weight, child.bias
+            setattr(module, name, group)
+        else:
+            instance_to_group_norm(child)
 
 
 def profile_step(name, size, batch, device, variant, out: Path, steps=5) -> Path:

@@ -15,9 +15,10 @@
 #             never by test AUROC;
 #   official  Table I on the official split with the cpu preset, plus the picked variant;
 #   ablations Tables III–V on the official split with the cpu preset;
-#   speed     (only when named) SPEED_METHODS' training steps at 256×256 in bf16 with cuDNN's
-#             autotuner and with its heuristics, a torch.profiler table of SALAD's step, and
-#             SALAD's summed throughput with SPEED_JOBS processes at once (into $OUT/speed).
+#   speed     (only when named) SPEED_METHODS' training steps at 256×256 in SPEED_VARIANTS
+#             (bench.py's variants: channels-last, InstanceNorm as GroupNorm, ...), a
+#             torch.profiler table of SALAD's step, and SALAD's summed throughput with
+#             SPEED_JOBS processes at once (into $OUT/speed; SPEED_JOBS= skips it).
 # Results go to $RUNS/{dev,official}-{cpu,paper}-preset (default RUNS=results/cells, the
 # committed cells, so that finished cells are skipped and new ones add up); several
 # `benchbox run`s share a folder, per-cell locks spread the cells over them. What is there at
@@ -33,14 +34,17 @@
 #   OUT=$OUT DATA=.data/chest_xray DEVICE=cuda BUDGET_S=575 STAGES=paper PAPER_SEEDS=0,1,2 PAPER_JOBS=1 \
 #       PAPER_METHODS=salad RUNS=/tmp/runs bash benchmarks/gpu_session.sh   (seeds 0 and 1 finished)
 # Next: SALAD's seed 2 (PAPER_SEEDS=2; 260–271 s of training a cell on an H200), then AnatPaste
-# (PAPER_METHODS='cutpaste[augment=anatpaste]'), 0.809 at the cpu preset on the CPU.
+# (PAPER_METHODS='cutpaste[augment=anatpaste]'), 0.809 at the cpu preset on the CPU; for speed,
+# STAGES=speed SPEED_JOBS= (the default variants: does channels-last pay once InstanceNorm runs
+# as GroupNorm? SALAD's profile spends 23% on layout transposes, benchmarks/RESULTS.md).
 set -u
 OUT=${OUT:-gpu-out} DATA=${DATA:-../shared/data/chest_xray} DEVICE=${DEVICE:-cuda}
 BUDGET_S=${BUDGET_S:-560} RUNS=${RUNS:-results/cells} EXTRA=${EXTRA:-}
 STAGES=${STAGES:-paper dev official ablations}  # and `speed`, only when named
 PAPER_SEEDS=${PAPER_SEEDS-0,1,2} PAPER_JOBS=${PAPER_JOBS:-1} JOBS=${JOBS:-5}
 PAPER_METHODS=${PAPER_METHODS:-salad,ganomaly,ssim_ae,ae,vae,fanogan}
-SPEED_METHODS=${SPEED_METHODS:-salad,ganomaly} SPEED_JOBS=${SPEED_JOBS:-1,2,4,8} SPEED_SIZE=${SPEED_SIZE:-256}
+SPEED_METHODS=${SPEED_METHODS:-salad,ganomaly} SPEED_JOBS=${SPEED_JOBS-1,2,4,8} SPEED_SIZE=${SPEED_SIZE:-256}
+SPEED_VARIANTS=${SPEED_VARIANTS:-bf16,bf16+cl,bf16+gn,bf16+cl+gn}  # the second slot ran bf16,bf16+heur
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 export BENCHBOX_CACHE_DIR=${BENCHBOX_CACHE_DIR:-/tmp/benchbox-cache}
 mkdir -p "$OUT" "$RUNS"
@@ -90,11 +94,11 @@ for need in sys.argv[2:]:
         data.load(split, int(size))
 EOF
 
-has speed && { echo "== speed: cuDNN autotuner vs heuristics, a profile, N cells at once $(date -u +%T)"
-within 70 python3 benchmarks/bench.py --size "$SPEED_SIZE" --device "$DEVICE" --methods "$SPEED_METHODS" --variants bf16,bf16+heur \
+has speed && { echo "== speed: training-step variants, a profile, N cells at once $(date -u +%T)"
+within 90 python3 benchmarks/bench.py --size "$SPEED_SIZE" --device "$DEVICE" --methods "$SPEED_METHODS" --variants "$SPEED_VARIANTS" \
     --steps 10 --skip-data --matmul-seconds 1 --out "$OUT/speed"
 within 30 python3 benchmarks/bench.py --profile salad:bf16 --size "$SPEED_SIZE" --device "$DEVICE" --out "$OUT/speed" > /dev/null
-within 150 python3 benchmarks/jobs_throughput.py --method salad --size "$SPEED_SIZE" --device "$DEVICE" --variant bf16 \
+[ -n "$SPEED_JOBS" ] && within 150 python3 benchmarks/jobs_throughput.py --method salad --size "$SPEED_SIZE" --device "$DEVICE" --variant bf16 \
     --jobs "$SPEED_JOBS" --seconds 12 --out "$OUT/speed"; }
 
 echo "== paper preset in the background $(date -u +%T)"

@@ -81,3 +81,18 @@ def test_pneumonia_subtypes_scores_each_kind_against_the_normals():
     record = {"scores": {"ids": ids, "labels": [0, 0, 1, 1], "scores": [0.1, 0.3, 0.9, 0.2]}}
     # bacterial above both normals; viral above one of two; all pneumonia: 3 of 4 pairs ordered
     assert pneumonia_subtypes.subtype_aurocs(record) == {"all": 0.75, "bacteria": 1.0, "virus": 0.5}
+
+
+def test_gn_variant_computes_what_instance_norm_computes():
+    """``gn`` swaps InstanceNorm for GroupNorm(C, C): same outputs, same parameters (the
+    optimisers still hold them), so timing it compares kernels, not models."""
+    cpu = torch.device("cpu")
+    torch.manual_seed(0)
+    x = torch.rand(4, 1, 32, 32) * 2 - 1
+    plain, grouped = bench.prepared("salad", 32, 4, cpu), bench.prepared("salad", 32, 4, cpu, "fp32+gn")
+    assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in grouped.nets_.modules())
+    held = {id(p) for o in grouped.optimizers_ for g in o.param_groups for p in g["params"]}
+    assert all(id(p) in held for p in grouped.nets_.parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(grouped.nets_["salad"].encoder(x), plain.nets_["salad"].encoder(x),
+                                   rtol=1e-4, atol=1e-5)

@@ -180,3 +180,10 @@ class Dataset(Configurable):
     def provenance(self) -> dict:
         """What a result must record to reproduce the splits (e.g. dev-protocol file lists)."""
         return {}
+
+    @classmethod
+    def subgroup(cls, image_id: str) -> str | None:
+        """A finer label of an abnormal test image than its class, read from its id (Kermany's
+        chest X-rays: bacterial or viral pneumonia), for the report's AUROC per abnormal group.
+        None: no finer label (the default)."""
+        return None

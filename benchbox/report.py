@@ -1,7 +1,7 @@
 """``benchbox report``: the paper's tables and figures from a results directory alone.
 
 Per dataset: Table I/II (markdown, CSV, LaTeX), Table VI (per-class scores), AUROC per
-abnormal class (where there are several), ablation tables (III–V) when their variants are
+abnormal class or finer group (where there are several), ablation tables (III–V) when their variants are
 present, ROC curves (Fig. 4), reconstructions (Figs. 5/6),
 optionally a t-SNE of two runs' latent features (Fig. 7), and a paired-bootstrap test of
 each method's AUROC against the best one. ``index.md`` ties it together. Running it twice
@@ -67,28 +67,41 @@ def per_class_table(records: list[dict]) -> str:
     return table.to_markdown(disable_numparse=True)
 
 
-def auroc_per_class_table(records: list[dict]) -> str | None:
-    """AUROC of the normal test images against each abnormal class alone, mean ± std over
-    seeds; None where the test set has a single abnormal class (it would repeat Table I)."""
+def auroc_per_group_table(records: list[dict], subgroup=None) -> str | None:
+    """AUROC of the normal test images against each abnormal group alone, mean ± std over
+    seeds. A group is an abnormal class, split further where ``subgroup(image_id)`` gives a
+    finer label (``Dataset.subgroup``). None where there is a single group (it would repeat
+    Table I)."""
     from sklearn.metrics import roc_auc_score
 
     rows: dict[str, dict[str, list[float]]] = {}
     sizes: dict[str, int] = {}
     for r in records:
         s = r["scores"]
-        classes, labels, scores = np.asarray(s["classes"]), np.asarray(s["labels"]), np.asarray(s["scores"])
-        for cls in sorted(set(classes[labels == 1])):
-            chosen = (labels == 0) | (classes == cls)
-            rows.setdefault(r["label"], defaultdict(list))[cls].append(roc_auc_score(labels[chosen], scores[chosen]))
-            sizes[cls] = int((classes == cls).sum())
+        labels, scores = np.asarray(s["labels"]), np.asarray(s["scores"])
+        finer = [subgroup(i) if subgroup else None for i in s["ids"]]
+        groups = np.asarray([c if f is None else f"{c}, {f}" for c, f in zip(s["classes"], finer)])
+        for group in sorted(set(groups[labels == 1])):
+            chosen = (labels == 0) | (groups == group)
+            rows.setdefault(r["label"], defaultdict(list))[group].append(roc_auc_score(labels[chosen], scores[chosen]))
+            sizes[group] = int((groups == group).sum())
     if len(sizes) < 2:
         return None
     table = pd.DataFrame(index=pd.Index(_order(rows), name="Method"))
-    for cls in sorted(sizes):
-        values = [rows[m][cls] for m in table.index]
-        table[f"{cls} (n={sizes[cls]})"] = [f"{np.mean(v):.4f} ± {np.std(v, ddof=1):.4f}" if len(v) > 1
-                                           else (f"{v[0]:.4f}" if v else "–") for v in values]
+    for group in sorted(sizes):
+        values = [rows[m][group] for m in table.index]
+        table[f"{group} (n={sizes[group]})"] = [f"{np.mean(v):.4f} ± {np.std(v, ddof=1):.4f}" if len(v) > 1
+                                               else (f"{v[0]:.4f}" if v else "–") for v in values]
     return table.to_markdown(disable_numparse=True)
+
+
+def _subgroup_of(dataset: str):
+    """The dataset plugin's ``subgroup`` (None where the plugin is not installed here: the
+    report then groups by class alone)."""
+    from .plugins import Plugins
+
+    datasets = Plugins().datasets
+    return datasets.get(dataset).subgroup if dataset in datasets else None
 
 
 def roc_figure(records: list[dict], dataset: str, base: Path) -> list[Path]:
@@ -281,11 +294,11 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:
         table6 = per_class_table(ds)
         write(f"{name}-table6.md", table6 + "\n")
         index += ["### Anomaly score per class (Table VI; mean ± std over test images, seeds pooled)", "", table6, ""]
-        per_class = auroc_per_class_table(ds)
-        if per_class is not None:
-            write(f"{name}-auroc-per-class.md", per_class + "\n")
-            index += ["### AUROC per abnormal class (the normal test images against each class alone; "
-                      "mean ± std over seeds)", "", per_class, ""]
+        per_group = auroc_per_group_table(ds, _subgroup_of(dataset))
+        if per_group is not None:
+            write(f"{name}-auroc-per-group.md", per_group + "\n")
+            index += ["### AUROC per abnormal group (the normal test images against each abnormal class "
+                      "alone, or each finer group the dataset names; mean ± std over seeds)", "", per_group, ""]
         best, sig = significance_table(ds)
         write(f"{name}-significance.md", sig + "\n")
         index += [f"### Is the difference real? (paired bootstrap of AUROC against the best, {best})", "",

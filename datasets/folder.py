@@ -249,6 +249,13 @@ class ChestXray(FolderDataset):
     layout = "ROOT/{train,test[,val]}/{NORMAL,PNEUMONIA}/*.jpeg"
     published = "Kermany et al. 2018, Mendeley Data doi:10.17632/rscbjbr9sj"
 
+    @classmethod
+    def subgroup(cls, image_id: str) -> str | None:
+        """``bacteria`` or ``virus``: the cause Kermany's pneumonia file names carry
+        (``person1_bacteria_1.jpeg``, ``person1_virus_6.jpeg``)."""
+        match = re.search(r"_(bacteria|virus)_", Path(image_id).name)
+        return match.group(1) if match else None
+
     def val_is_separate(self) -> bool:
         return not self.include_val_normals  # its normals are training images then
 

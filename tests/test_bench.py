@@ -73,16 +73,6 @@ def test_jobs_throughput_sums_its_workers(tmp_path):
     assert "| 2 |" in (tmp_path / "jobs-ae.md").read_text()
 
 
-def test_pneumonia_subtypes_scores_each_kind_against_the_normals():
-    import pneumonia_subtypes
-
-    ids = ["test/NORMAL/IM-1.jpeg", "test/NORMAL/IM-2.jpeg", "test/PNEUMONIA/person1_bacteria_1.jpeg",
-           "test/PNEUMONIA/person2_virus_3.jpeg"]
-    record = {"scores": {"ids": ids, "labels": [0, 0, 1, 1], "scores": [0.1, 0.3, 0.9, 0.2]}}
-    # bacterial above both normals; viral above one of two; all pneumonia: 3 of 4 pairs ordered
-    assert pneumonia_subtypes.subtype_aurocs(record) == {"all": 0.75, "bacteria": 1.0, "virus": 0.5}
-
-
 def test_gn_variant_computes_what_instance_norm_computes():
     """``gn`` swaps InstanceNorm for GroupNorm(C, C): same outputs, same parameters (the
     optimisers still hold them), so timing it compares kernels, not models."""

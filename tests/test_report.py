@@ -37,7 +37,7 @@ def report(results, tmp_path_factory):
 def test_every_file_and_tables_match_the_json(results, report):
     out = report
     for name in ["index.md", "synthetic-table1.md", "synthetic-table1.csv", "synthetic-table1.tex",
-                 "synthetic-table2.md", "synthetic-table6.md", "synthetic-auroc-per-class.md", "synthetic-significance.md",
+                 "synthetic-table2.md", "synthetic-table6.md", "synthetic-auroc-per-group.md", "synthetic-significance.md",
                  "synthetic-table3.md", "synthetic-roc.png", "synthetic-roc.pdf", "synthetic-recon-ae.png",
                  "synthetic-recon-salad.pdf", "synthetic-tsne.png"]:
         assert (out / name).stat().st_size > 0, name
@@ -82,16 +82,30 @@ def test_figure_names_keep_a_label_with_a_dot(tmp_path):
     assert all(p.exists() for p in paths)
 
 
-def test_auroc_per_abnormal_class_scores_each_class_against_the_normals():
-    from benchbox.report import auroc_per_class_table
+def test_auroc_per_abnormal_group_scores_each_group_against_the_normals():
+    from benchbox.report import auroc_per_group_table
 
     def record(seed, scores):
         return {"label": "m", "seed": seed, "scores": {
-            "classes": ["NORMAL", "NORMAL", "CNV", "CNV", "DME"], "labels": [0, 0, 1, 1, 1], "scores": scores}}
+            "classes": ["NORMAL", "NORMAL", "CNV", "CNV", "DME"], "labels": [0, 0, 1, 1, 1],
+            "ids": ["n1", "n2", "c1", "c2", "d1"], "scores": scores}}
 
     # seed 0: CNV above both normals (1.0), DME between them (0.5); seed 1: CNV 0.5, DME 1.0
-    table = auroc_per_class_table([record(0, [0.1, 0.3, 0.5, 0.6, 0.2]), record(1, [0.1, 0.3, 0.2, 0.25, 0.9])])
+    records = [record(0, [0.1, 0.3, 0.5, 0.6, 0.2]), record(1, [0.1, 0.3, 0.2, 0.25, 0.9])]
+    table = auroc_per_group_table(records)
     assert "CNV (n=2)" in table and "DME (n=1)" in table
     assert table.count("0.7500 ± 0.3536") == 2  # mean and std over the two seeds, per class
-    one_class = {"label": "m", "seed": 0, "scores": {"classes": ["N", "P"], "labels": [0, 1], "scores": [0, 1]}}
-    assert auroc_per_class_table([one_class]) is None  # it would only repeat Table I
+    # a finer label splits a class: c1 and c2 each above both normals in seed 0, one in seed 1
+    finer = auroc_per_group_table(records, lambda image_id: {"c1": "a", "c2": "b"}.get(image_id))
+    assert "CNV, a (n=1)" in finer and "CNV, b (n=1)" in finer and "| CNV (n=2)" not in finer
+    assert finer.count("0.7500 ± 0.3536") == 3
+    one = {"label": "m", "seed": 0, "scores": {"classes": ["N", "P"], "labels": [0, 1], "ids": ["a", "b"], "scores": [0, 1]}}
+    assert auroc_per_group_table([one]) is None  # it would only repeat Table I
+
+
+def test_chest_xray_names_the_cause_of_pneumonia():
+    from benchbox.datasets.folder import ChestXray
+
+    assert ChestXray.subgroup("test/PNEUMONIA/person1_bacteria_1.jpeg") == "bacteria"
+    assert ChestXray.subgroup("test/PNEUMONIA/person1620_virus_2810.jpeg") == "virus"
+    assert ChestXray.subgroup("test/NORMAL/IM-0001-0001.jpeg") is None

@@ -1,9 +1,9 @@
 """``benchbox report``: the paper's tables and figures from a results directory alone.
 
 Per dataset: Table I/II (markdown, CSV, LaTeX), Table VI (per-class scores), AUROC per
-abnormal class or finer group (where there are several), ablation tables (III–V) when their variants are
-present, ROC curves (Fig. 4), reconstructions (Figs. 5/6),
-optionally a t-SNE of two runs' latent features (Fig. 7), and a paired-bootstrap test of
+abnormal class or finer group (where there are several), ablation tables (III–V) when
+their variants are present, ROC curves (Fig. 4), reconstructions (Figs. 5/6), optionally a
+t-SNE of two runs' latent features (Fig. 7), and a paired-bootstrap test of
 each method's AUROC against the best one. ``index.md`` ties it together. Running it twice
 writes the same files.
 """
@@ -96,11 +96,15 @@ def auroc_per_group_table(records: list[dict], subgroup=None) -> str | None:
 
 
 def _subgroup_of(dataset: str):
-    """The dataset plugin's ``subgroup`` (None where the plugin is not installed here: the
-    report then groups by class alone)."""
+    """The dataset plugin's ``subgroup`` (None where the plugin is not installed here, or the
+    plugins do not load: the report then groups by class alone)."""
+    from .errors import BenchboxError
     from .plugins import Plugins
 
-    datasets = Plugins().datasets
+    try:
+        datasets = Plugins().datasets
+    except BenchboxError:
+        return None
     return datasets.get(dataset).subgroup if dataset in datasets else None
 
 

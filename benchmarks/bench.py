@@ -104,18 +104,28 @@ def instance_to_group_norm(module: torch.nn.Module) -> None:
             instance_to_group_norm(child)
 
 
-def profile_step(name, size, batch, device, variant, out: Path, steps=5) -> Path:
-    """torch.profiler over ``steps`` training steps (after warm-up): the operations that
-    take the most device time (CPU time on a CPU), as a text table in ``out``."""
+def random_input(method, batch, size, device) -> torch.Tensor:
+    """A batch of random pixels as the method's networks take it (in [-1, 1], its layout)."""
+    return method._input(torch.randint(0, 256, (batch, 1, size, size), dtype=torch.uint8, device=device))
+
+
+def profile_step(name, size, batch, device, variant, out: Path, steps=5, warmup=3) -> Path:
+    """torch.profiler over ``steps`` training steps (after ``warmup`` steps): the operations
+    that take the most device time (CPU time on a CPU), as a text table in ``out``."""
     from torch.profiler import ProfilerActivity, profile
 
-    _, method = time_training(name, size, batch, device, 1, variant)  # set-up and warm-up
-    x = method._input(torch.randint(0, 256, (batch, 1, size, size), dtype=torch.uint8, device=device))
+    method = prepared(name, size, batch, device, variant)
+    x = random_input(method, batch, size, device)
+    method.nets_.train()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with method._autocast(), profile(activities=activities) as prof:
-        for _ in range(steps):
+    with method._autocast():
+        for _ in range(warmup):  # cuDNN's autotuner and the allocator settle here
             method.train_step(x)
         sync(device)
+        with profile(activities=activities) as prof:
+            for _ in range(steps):
+                method.train_step(x)
+            sync(device)
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     path = out / f"profile-{name}-{variant}.txt"
     out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +156,7 @@ def count_flops(name, size, batch, device, steps=5) -> float:
     """FLOPs of an eager fp32 training step, averaged over ``steps`` steps (f-AnoGAN updates
     its generator once every n_critic = 5 critic steps)."""
     method = prepared(name, size, batch, device)
-    x = method._input(torch.randint(0, 256, (batch, 1, size, size), dtype=torch.uint8, device=device))
+    x = random_input(method, batch, size, device)
     method.nets_.train()
     with CountFlops() as counter:
         for _ in range(steps):

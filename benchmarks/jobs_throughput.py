@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from bench import prepared, sync  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from bench import prepared, random_input, sync  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from benchbox.training import resolve_device
 
 
@@ -31,7 +31,7 @@ def worker(method_name, size, batch, device_name, variant, seconds, barrier, res
     torch.set_num_threads(1)
     device = resolve_device(device_name)
     method = prepared(method_name, size, batch, device, variant)
-    x = method._input(torch.randint(0, 256, (batch, 1, size, size), dtype=torch.uint8, device=device))
+    x = random_input(method, batch, size, device)
     method.nets_.train()
     with method._autocast():
         for _ in range(3):  # cuDNN's autotuner and the allocator settle here

@@ -36,7 +36,8 @@
 # Next: SALAD's seed 2 (PAPER_SEEDS=2; 260–271 s of training a cell on an H200), then AnatPaste
 # (PAPER_METHODS='cutpaste[augment=anatpaste]'), 0.809 at the cpu preset on the CPU; for speed,
 # STAGES=speed SPEED_JOBS= (the default variants: does channels-last pay once InstanceNorm runs
-# as GroupNorm? SALAD's profile spends 23% on layout transposes, benchmarks/RESULTS.md).
+# as GroupNorm? SALAD's profile spends 23% on layout transposes, benchmarks/RESULTS.md; and
+# bf16 against bf16+sync: what GANomaly's deferred collapse check gains).
 set -u
 OUT=${OUT:-gpu-out} DATA=${DATA:-../shared/data/chest_xray} DEVICE=${DEVICE:-cuda}
 BUDGET_S=${BUDGET_S:-560} RUNS=${RUNS:-results/cells} EXTRA=${EXTRA:-}
@@ -44,7 +45,7 @@ STAGES=${STAGES:-paper dev official ablations}  # and `speed`, only when named
 PAPER_SEEDS=${PAPER_SEEDS-0,1,2} PAPER_JOBS=${PAPER_JOBS:-1} JOBS=${JOBS:-5}
 PAPER_METHODS=${PAPER_METHODS:-salad,ganomaly,ssim_ae,ae,vae,fanogan}
 SPEED_METHODS=${SPEED_METHODS:-salad,ganomaly} SPEED_JOBS=${SPEED_JOBS-1,2,4,8} SPEED_SIZE=${SPEED_SIZE:-256}
-SPEED_VARIANTS=${SPEED_VARIANTS:-bf16,bf16+cl,bf16+gn,bf16+cl+gn}  # the second slot ran bf16,bf16+heur
+SPEED_VARIANTS=${SPEED_VARIANTS:-bf16,bf16+sync,bf16+cl,bf16+gn,bf16+cl+gn}  # the second slot ran bf16,bf16+heur
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 export BENCHBOX_CACHE_DIR=${BENCHBOX_CACHE_DIR:-/tmp/benchbox-cache}
 mkdir -p "$OUT" "$RUNS"

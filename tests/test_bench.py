@@ -55,6 +55,12 @@ def test_heur_variant_is_read_and_leaves_cudnn_autotuner_off_on_cpu():
     assert torch.backends.cudnn.benchmark is False  # only CUDA training turns the autotuner on
 
 
+def test_sync_variant_makes_ganomaly_read_its_collapse_test_every_step():
+    cpu = torch.device("cpu")
+    assert bench.prepared("ganomaly", 32, 8, cpu).defer_collapse_check is True
+    assert bench.prepared("ganomaly", 32, 8, cpu, "fp32+sync").defer_collapse_check is False
+
+
 def test_profile_writes_a_table_of_the_step(tmp_path):
     bench.main(["--size", "32", "--batch", "8", "--profile", "ae:fp32", "--out", str(tmp_path)])
     table = (tmp_path / "profile-ae-fp32.txt").read_text()

@@ -84,3 +84,39 @@ def test_non_finite_loss_is_reported_as_divergence(registry, data):
     method = registry.get("ae")(epochs=2, batch_size=64, lr=1e30)
     with pytest.raises(Diverged, match="diverged at epoch"):
         method.fit(train.subset(np.arange(64)))
+
+
+def _ganomaly(device="cpu"):
+    from benchbox.methods.ganomaly.method import GANomaly
+    method = GANomaly(seed=0, device=device, **QUICK)
+    method.setup(32)
+    return method
+
+
+def test_ganomaly_reinitialises_a_collapsed_discriminator_at_once_on_cpu(monkeypatch):
+    """The reference code's test (discriminator loss < 1e-5), read the same step on CPU."""
+    import torch
+    method = _ganomaly()
+    assert method.discriminator_collapsed(torch.tensor(1e-6))
+    assert not method.discriminator_collapsed(torch.tensor(1e-3))
+    x = torch.rand(16, 1, 32, 32) * 2 - 1
+    weights = [p for p in method.nets_["discriminator"].parameters() if p.dim() > 1]
+    with torch.no_grad():
+        for w in weights:
+            w.normal_(0.0, 1.0)  # far from the N(0, 0.02) initialisation
+    method.train_step(x)
+    assert all(w.std().item() > 0.5 for w in weights)  # not collapsed: kept
+    monkeypatch.setattr(method, "discriminator_collapsed", lambda loss: True)
+    method.train_step(x)
+    assert all(abs(w.std().item() - 0.02) < 0.01 for w in weights)  # re-initialised, N(0, 0.02)
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+def test_ganomaly_reads_the_collapse_test_one_step_late_on_cuda():
+    import torch
+    method = _ganomaly("cuda")
+    assert not method.discriminator_collapsed(torch.tensor(1e-6, device="cuda"))  # nothing read yet
+    assert method.discriminator_collapsed(torch.tensor(1e-3, device="cuda"))  # the previous step's
+    assert not method.discriminator_collapsed(torch.tensor(1e-3, device="cuda"))
+    method.defer_collapse_check = False
+    assert method.discriminator_collapsed(torch.tensor(1e-6, device="cuda"))

@@ -23,6 +23,7 @@ class GANomaly(BackboneParams, TorchMethod):
         self.nets_["discriminator"] = Discriminator(image_size, self.width, self.max_width)
         self.opt_g_ = self.adam(self.nets_["generator"])
         self.opt_d_ = self.adam(self.nets_["discriminator"])
+        self.pending_collapse_ = None
 
     def train_step(self, x):
         gen, disc = self.nets_["generator"], self.nets_["discriminator"]
@@ -42,9 +43,34 @@ class GANomaly(BackboneParams, TorchMethod):
         loss_d.backward()
         self.opt_d_.step()
         # As in the reference implementation: a collapsed discriminator is re-initialised.
-        if loss_d.detach() < 1e-5:
+        if self.discriminator_collapsed(loss_d.detach()):
             init_weights(disc)
+            self.pending_collapse_ = None  # measured on the discriminator just replaced
         return {"adv": adv.detach(), "con": con.detach(), "enc": enc.detach(), "d": loss_d.detach()}
+
+    #: On CUDA, test the previous step's discriminator loss, not this one's (below). False:
+    #: test every step's at once, as the reference code does (``bench.py``'s ``sync`` variant).
+    defer_collapse_check = True
+
+    def discriminator_collapsed(self, loss_d: torch.Tensor) -> bool:
+        """Whether the discriminator's loss fell below 1e-5 (the authors' test).
+
+        Reading a GPU value on the host waits until the GPU has finished the step, so the
+        next step cannot be queued while this one runs. On CUDA the loss is therefore copied
+        to the host without waiting and read one step later, when the copy is long done: a
+        collapse is repaired one step after it happens. Elsewhere every step's loss is read
+        at once, as in the reference implementation."""
+        collapsed = loss_d < 1e-5
+        if collapsed.device.type != "cuda" or not self.defer_collapse_check:
+            return bool(collapsed)
+        pending, self.pending_collapse_ = self.pending_collapse_, (collapsed.to("cpu", non_blocking=True),
+                                                                   torch.cuda.Event())
+        self.pending_collapse_[1].record()
+        if pending is None:
+            return False
+        flag, copied = pending
+        copied.synchronize()
+        return bool(flag)
 
     def reconstruct(self, x):
         return self.nets_["generator"](x)[0]

@@ -9,8 +9,8 @@ from benchbox.errors import Diverged
 from benchbox.metrics import evaluate
 from benchbox.plugins import Plugins
 
-BUILTIN = ["ae", "vae", "ssim_ae", "fanogan", "ganomaly", "salad", "pca", "knn"]
-FLOORS = {"pca", "knn"}  # no networks: no epochs, widths or latent sizes
+BUILTIN = ["ae", "vae", "ssim_ae", "fanogan", "ganomaly", "salad", "pca", "knn", "intensity"]
+FLOORS = {"pca", "knn", "intensity"}  # no networks: no epochs, widths or latent sizes
 QUICK = {"epochs": 1, "batch_size": 16, "width": 8, "max_width": 32, "latent_dim": 16}
 
 
@@ -45,11 +45,41 @@ def test_detects_synthetic_lesions_above_chance(registry, data, name):
     assert auroc > 0.6, f"{name}: AUROC {auroc:.3f}"
 
 
-@pytest.mark.parametrize("name", sorted(FLOORS))
+@pytest.mark.parametrize("name", ["knn", "pca"])  # the intensity floor cannot: see below
 def test_floors_detect_synthetic_lesions_above_chance(registry, data, name):
     train, test = data
     auroc = evaluate(test.labels, registry.get(name)().fit(train).score(test))["auroc"]
     assert auroc > 0.6, f"{name}: AUROC {auroc:.3f}"
+
+
+def test_synthetic_default_has_no_global_intensity_cue(registry):
+    """Its lesions are local: one global number per image (brightest value, spread, mean)
+    tells normal from abnormal no better than chance. Were the generator to change that, a
+    method could score well here without looking at any structure."""
+    synthetic = Synthetic()
+    train, test = synthetic.load("train", 64), synthetic.load("test", 64)
+    for statistic in ("max", "std", "mean"):
+        auroc = evaluate(test.labels, registry.get("intensity")(statistic=statistic).fit(train).score(test))["auroc"]
+        assert abs(auroc - 0.5) < 0.1, f"{statistic}: AUROC {auroc:.3f}"
+
+
+def test_intensity_floor_scores_distance_from_the_normals_statistic(registry):
+    """Two-sided: an image brighter or dimmer than the training normals is as anomalous,
+    in units of the normals' spread."""
+    import torch
+    from benchbox.contracts import ImageSet
+
+    def images(tops):  # one bright pixel per image on black
+        x = torch.zeros(len(tops), 1, 4, 4, dtype=torch.uint8)
+        x[:, 0, 0, 0] = torch.tensor(tops, dtype=torch.uint8)
+        return ImageSet(x, np.zeros(len(tops)), ["N"] * len(tops), [str(i) for i in range(len(tops))])
+
+    floor = registry.get("intensity")().fit(images([200, 220, 240]))  # [-1, 1]: mean 0.725, std 0.128
+    scores = floor.score(images([220, 170, 250]))
+    spread = np.std([200, 220, 240])  # the same in pixel units as in [-1, 1] once divided out
+    assert scores == pytest.approx([0.0, 50 / spread, 30 / spread])
+    with pytest.raises(Exception, match="same max"):
+        registry.get("intensity")().fit(images([200, 200]))
 
 
 def test_pca_keeps_a_share_of_variance_or_a_count(registry, data):

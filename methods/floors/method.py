@@ -1,4 +1,5 @@
-"""Non-deep floors on raw pixels: PCA reconstruction error and nearest-neighbour distance.
+"""Non-deep floors on raw pixels: PCA reconstruction error, nearest-neighbour distance, and
+how far one global intensity statistic lies from the training normals'.
 
 A deep method that does not beat these has learned nothing a linear subspace or a lookup
 table could not; every Table I should show them (scikit-learn does the work).
@@ -60,3 +61,32 @@ class PixelKNN(Method):
         x = pixels(data.images)
         distances, _ = self.index_.kneighbors(x)
         return distances.mean(1) / np.sqrt(x.shape[1])
+
+
+STATISTICS = {
+    "max": lambda x: x.max(1),
+    "std": lambda x: x.std(1),
+    "mean": lambda x: x.mean(1),
+}
+
+
+class IntensityFloor(Method):
+    """One number per image — its brightest pixel (``statistic=max``), intensity spread (std)
+    or mean — and score = its distance from the training normals' mean of that number, in
+    their standard deviations. No image structure at all: a method that does not beat this
+    floor may be reading the same global cue (README.md beside this file)."""
+
+    name = "intensity"
+    params = {"statistic": "max"}
+    choices = {"statistic": tuple(STATISTICS)}
+
+    def fit(self, train: ImageSet, *, on_epoch=None):
+        values = STATISTICS[self.statistic](pixels(train.images))
+        self.mean_, self.std_ = float(values.mean()), float(values.std())
+        if not self.std_ > 0:
+            raise ParamError(f"intensity: every training image has the same {self.statistic}; "
+                             "the floor cannot scale distances from it")
+        return self
+
+    def score(self, data: ImageSet) -> np.ndarray:
+        return np.abs(STATISTICS[self.statistic](pixels(data.images)) - self.mean_) / self.std_

@@ -5,7 +5,7 @@
         --out benchmarks/results-shift
 
 Each method is trained on the dev protocol's training patients (80% of train/NORMAL +
-val/NORMAL, `--preset cpu`: 64×64, 15 epochs, seed 0) and scores three groups it never saw:
+val/NORMAL, `--preset cpu`: 64×64, 15 epochs, seeds 0, 1, 2) and scores three groups it never saw:
 the held-out 20% of the training normals, the official test normals, and the official test
 pneumonia. Reported AUROCs: test normals against held-out training normals (0.5: the two
 normal sets look alike to the method; above: the test normals look anomalous), the dev AUROC
@@ -57,7 +57,7 @@ def main(argv=None) -> None:
                                                          "ssim_ae", "ganomaly", "salad"])
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0,1,2", help="comma list; mean ± std (ddof=1) over them")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default="benchmarks/results-shift")
     args = parser.parse_args(argv)
@@ -71,12 +71,13 @@ def main(argv=None) -> None:
     held_out_dimmed = dimmed(dev_test.subset(np.flatnonzero(dev_labels == 0)), 0.9)
 
     rows = []
-    for entry in args.methods:
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    for entry, seed in ((entry, seed) for entry in args.methods for seed in seeds):
         name, params = parse_entry(entry)
         cls = plugins.methods.get(name)
         # The networks take the preset's training settings; the floors have none.
         declared = cls.param_defaults()
-        params.update({k: v for k, v in {"seed": args.seed, "epochs": args.epochs, "device": args.device}.items()
+        params.update({k: v for k, v in {"seed": seed, "epochs": args.epochs, "device": args.device}.items()
                        if k in declared})
         method = cls(**params).fit(train)
         dev_scores, test_scores, dimmed_scores = (method.score(dev_test), method.score(test),
@@ -85,6 +86,7 @@ def main(argv=None) -> None:
         test_normal, test_pneumonia = test_scores[test_labels == 0], test_scores[test_labels == 1]
         rows.append({
             "method": entry,
+            "seed": seed,
             "test_normal_vs_heldout_normal": auroc(held_out, test_normal),
             "dev": auroc(held_out, train_pneumonia),
             "test_pneumonia_vs_heldout_normal": auroc(held_out, test_pneumonia),
@@ -103,18 +105,21 @@ def main(argv=None) -> None:
         f"# Official chest X-ray test normals against held-out training normals ({datetime.now(timezone.utc):%Y-%m-%d})",
         "",
         f"`python benchmarks/split_shift.py --methods {' '.join(map(shlex.quote, args.methods))}`; trained on the dev protocol's training",
-        f"patients, {args.size}×{args.size}, {args.epochs} epochs, seed {args.seed}, {where}, fp32, torch {torch.__version__}.",
-        f"Images: {counts}. AUROC; 0.5 in the first column means the test normals look like",
-        "the training normals to the method.",
+        f"patients, {args.size}×{args.size}, {args.epochs} epochs, {where}, fp32, torch {torch.__version__}.",
+        f"Images: {counts}. AUROC, mean ± std over seeds {args.seeds} (the floors are deterministic);",
+        "0.5 in the first column means the test normals look like the training normals to the method.",
         "",
         "| method | test normals vs held-out training normals | dev: train pneumonia vs held-out normals "
         "| test pneumonia vs held-out normals | test pneumonia vs test normals | held-out normals at 90% contrast vs as they are |",
         "|---|---|---|---|---|---|",
     ]
-    for row in rows:
-        lines.append(f"| {row['method']} | {row['test_normal_vs_heldout_normal']:.4f} | {row['dev']:.4f} "
-                     f"| {row['test_pneumonia_vs_heldout_normal']:.4f} | {row['test_pneumonia_vs_test_normal']:.4f} "
-                     f"| {row['dimmed_vs_heldout_normal']:.4f} |")
+    columns = ["test_normal_vs_heldout_normal", "dev", "test_pneumonia_vs_heldout_normal",
+               "test_pneumonia_vs_test_normal", "dimmed_vs_heldout_normal"]
+    for entry in args.methods:
+        values = np.array([[row[c] for c in columns] for row in rows if row["method"] == entry])
+        spread = values.std(0, ddof=1) if len(values) > 1 else np.zeros(len(columns))
+        cells = " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in zip(values.mean(0), spread))
+        lines.append(f"| {entry} | {cells} |")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "shift.md").write_text("\n".join(lines) + "\n")

@@ -35,7 +35,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from benchbox.contracts import ImageSet
-from benchbox.params import parse_entry
+from benchbox.plan import plan
 from benchbox.plugins import Plugins
 from benchbox.training import resolve_device
 
@@ -70,23 +70,21 @@ def main(argv=None) -> None:
     dev_labels, test_labels = np.asarray(dev_test.labels), np.asarray(test.labels)
     held_out_dimmed = dimmed(dev_test.subset(np.flatnonzero(dev_labels == 0)), 0.9)
 
+    # The cells `benchbox run` would plan for these methods on the dev protocol: the same
+    # parameters (run settings only where a method declares them), checked before training.
+    cells = plan(plugins, args.methods, ["chest_xray"], [int(seed) for seed in args.seeds.split(",")],
+                 image_size=args.size, epochs=args.epochs, device=args.device,
+                 overrides=[("chest_xray", "protocol", "dev")], data_root=args.data_root)
     rows = []
-    seeds = [int(seed) for seed in args.seeds.split(",")]
-    for entry, seed in ((entry, seed) for entry in args.methods for seed in seeds):
-        name, params = parse_entry(entry)
-        cls = plugins.methods.get(name)
-        # The networks take the preset's training settings; the floors have none.
-        declared = cls.param_defaults()
-        params.update({k: v for k, v in {"seed": seed, "epochs": args.epochs, "device": args.device}.items()
-                       if k in declared})
-        method = cls(**params).fit(train)
+    for cell in cells:
+        method = plugins.methods.get(cell.method)(**cell.method_params).fit(train)
         dev_scores, test_scores, dimmed_scores = (method.score(dev_test), method.score(test),
                                                   method.score(held_out_dimmed))
         held_out, train_pneumonia = dev_scores[dev_labels == 0], dev_scores[dev_labels == 1]
         test_normal, test_pneumonia = test_scores[test_labels == 0], test_scores[test_labels == 1]
         rows.append({
-            "method": entry,
-            "seed": seed,
+            "method": cell.label,
+            "seed": cell.seed,
             "test_normal_vs_heldout_normal": auroc(held_out, test_normal),
             "dev": auroc(held_out, train_pneumonia),
             "test_pneumonia_vs_heldout_normal": auroc(held_out, test_pneumonia),
@@ -115,11 +113,11 @@ def main(argv=None) -> None:
     ]
     columns = ["test_normal_vs_heldout_normal", "dev", "test_pneumonia_vs_heldout_normal",
                "test_pneumonia_vs_test_normal", "dimmed_vs_heldout_normal"]
-    for entry in args.methods:
-        values = np.array([[row[c] for c in columns] for row in rows if row["method"] == entry])
+    for label in dict.fromkeys(row["method"] for row in rows):
+        values = np.array([[row[c] for c in columns] for row in rows if row["method"] == label])
         spread = values.std(0, ddof=1) if len(values) > 1 else np.zeros(len(columns))
-        cells = " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in zip(values.mean(0), spread))
-        lines.append(f"| {entry} | {cells} |")
+        shown = " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in zip(values.mean(0), spread))
+        lines.append(f"| {label} | {shown} |")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "shift.md").write_text("\n".join(lines) + "\n")

@@ -141,6 +141,25 @@ def test_ganomaly_reinitialises_a_collapsed_discriminator_at_once_on_cpu(monkeyp
     assert all(abs(w.std().item() - 0.02) < 0.01 for w in weights)  # re-initialised, N(0, 0.02)
 
 
+def test_ganomaly_checkpoint_keeps_a_pending_collapse_test(tmp_path):
+    """On CUDA the collapse test is read one step late; a checkpoint taken in between must
+    carry it, or a resumed run would skip that repair."""
+    from benchbox.checkpoints import Checkpointing
+    import torch
+    method, resumed = _ganomaly(), _ganomaly()
+    method.order_, resumed.order_ = torch.Generator(), torch.Generator()  # as `fit` makes them
+    method.pending_collapse_flag_ = True  # as left by a CUDA step whose copy is not read yet
+    checkpoint = Checkpointing(str(tmp_path / "state.pt"))
+    assert method._save(checkpoint, 0, 1, 0, None, {}, [])
+    assert resumed.pending_collapse_ is None
+    resumed._restore(resumed._load(checkpoint), [])
+    assert resumed.pending_collapse_flag_ is True
+    method.pending_collapse_flag_ = None
+    method._save(checkpoint, 0, 1, 0, None, {}, [])
+    resumed._restore(resumed._load(checkpoint), [])
+    assert resumed.pending_collapse_ is None
+
+
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
 def test_ganomaly_reads_the_collapse_test_one_step_late_on_cuda():
     import torch
@@ -148,5 +167,7 @@ def test_ganomaly_reads_the_collapse_test_one_step_late_on_cuda():
     assert not method.discriminator_collapsed(torch.tensor(1e-6, device="cuda"))  # nothing read yet
     assert method.discriminator_collapsed(torch.tensor(1e-3, device="cuda"))  # the previous step's
     assert not method.discriminator_collapsed(torch.tensor(1e-3, device="cuda"))
+    method.pending_collapse_flag_ = True  # restored from a checkpoint: read by the next step
+    assert method.discriminator_collapsed(torch.tensor(1e-3, device="cuda"))
     method.defer_collapse_check = False
     assert method.discriminator_collapsed(torch.tensor(1e-6, device="cuda"))

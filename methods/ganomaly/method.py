@@ -69,8 +69,26 @@ class GANomaly(BackboneParams, TorchMethod):
         if pending is None:
             return False
         flag, copied = pending
-        copied.synchronize()
+        if copied is not None:
+            copied.synchronize()
         return bool(flag)
+
+    # A checkpoint keeps the test still pending, so that a resumed run repairs the same collapse.
+    state_attributes = ("pending_collapse_flag_",)
+
+    @property
+    def pending_collapse_flag_(self) -> bool | None:
+        """The pending collapse test, read (waiting for its copy: a checkpoint is rare)."""
+        if self.pending_collapse_ is None:
+            return None
+        flag, copied = self.pending_collapse_
+        if copied is not None:
+            copied.synchronize()
+        return bool(flag)
+
+    @pending_collapse_flag_.setter
+    def pending_collapse_flag_(self, value: bool | None) -> None:
+        self.pending_collapse_ = None if value is None else (torch.tensor(value), None)
 
     def reconstruct(self, x):
         return self.nets_["generator"](x)[0]

@@ -38,6 +38,8 @@
 # STAGES=speed SPEED_JOBS= (the default variants: does channels-last pay once InstanceNorm runs
 # as GroupNorm? SALAD's profile spends 23% on layout transposes, benchmarks/RESULTS.md; and
 # bf16 against bf16+sync: what GANomaly's deferred collapse check gains).
+# Then, in its own call: what choosing the epoch on the test set would add at 200 epochs
+# (benchmarks/epoch_selection.py's GPU command; 0.03–0.05 AUROC at the cpu preset).
 set -u
 OUT=${OUT:-gpu-out} DATA=${DATA:-../shared/data/chest_xray} DEVICE=${DEVICE:-cuda}
 BUDGET_S=${BUDGET_S:-560} RUNS=${RUNS:-results/cells} EXTRA=${EXTRA:-}

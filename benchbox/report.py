@@ -19,7 +19,7 @@ import pandas as pd
 from . import grids as grids_module
 from .params import label as make_label
 from .params import parse_entry
-from .significance import paired_bootstrap
+from .significance import against_chance, paired_bootstrap
 from .store import ResultStore, atomic_write_text, slug
 from .tables import experiment_labels, frame, mixed_warnings, render, row_order
 
@@ -175,8 +175,13 @@ def tsne_figure(first: tuple[str, np.ndarray], second: tuple[str, np.ndarray], b
     return _save(fig, base)
 
 
+def _interval(result: dict) -> str:
+    return f"{result['delta']:.4f} [{result['ci_low']:.4f}, {result['ci_high']:.4f}]"
+
+
 def significance_table(records: list[dict]) -> tuple[str, str]:
-    """Each method against the one with the best mean AUROC, on the seeds both have."""
+    """Each method against chance, and against the one with the best mean AUROC on the seeds
+    both have."""
     by_label = defaultdict(dict)
     for r in records:
         by_label[r["label"]][r["seed"]] = r
@@ -184,23 +189,27 @@ def significance_table(records: list[dict]) -> tuple[str, str]:
     best = max(means, key=means.get)
     rows = []
     for label in _order(by_label):
+        runs = [by_label[label][s] for s in sorted(by_label[label])]
+        chance = _interval(against_chance([r["scores"]["labels"] for r in runs], [r["scores"]["scores"] for r in runs]))
         if label == best:
+            rows.append({"Method": label, "AUC − 0.5 [95% CI]": chance, "ΔAUC (best − method)": "(best)",
+                         "95% CI": "–", "p": "–", "seeds": len(runs)})
             continue
         seeds = sorted(set(by_label[best]) & set(by_label[label]))
         seeds = [s for s in seeds if by_label[best][s]["test_set"]["hash"] == by_label[label][s]["test_set"]["hash"]
                  and by_label[best][s]["scores"]["ids"] == by_label[label][s]["scores"]["ids"]]
         if not seeds:
-            rows.append({"Method": label, "ΔAUC (best − method)": "–", "95% CI": "no shared seed on the same test set",
-                         "p": "–", "seeds": 0})
+            rows.append({"Method": label, "AUC − 0.5 [95% CI]": chance, "ΔAUC (best − method)": "–",
+                         "95% CI": "no shared seed on the same test set", "p": "–", "seeds": 0})
             continue
         result = paired_bootstrap([by_label[best][s]["scores"]["labels"] for s in seeds],
                                   [by_label[best][s]["scores"]["scores"] for s in seeds],
                                   [by_label[label][s]["scores"]["scores"] for s in seeds])
-        rows.append({"Method": label, "ΔAUC (best − method)": f"{result['delta']:.4f}",
+        rows.append({"Method": label, "AUC − 0.5 [95% CI]": chance, "ΔAUC (best − method)": f"{result['delta']:.4f}",
                      "95% CI": f"[{result['ci_low']:.4f}, {result['ci_high']:.4f}]",
                      "p": f"{result['p_value']:.3g}" if result["p_value"] > 0 else f"< {1 / result['n_boot']:.1g}",
                      "seeds": result["n_seeds"]})
-    table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True) if rows else "(one method only)"
+    table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
     return best, table
 
 
@@ -305,11 +314,13 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:
                       "alone, or each finer group the dataset names; mean ± std over seeds)", "", per_group, ""]
         best, sig = significance_table(ds)
         write(f"{name}-significance.md", sig + "\n")
-        index += [f"### Is the difference real? (paired bootstrap of AUROC against the best, {best})", "",
+        index += [f"### Is the difference real? (paired bootstrap of AUROC against chance and against the best, {best})", "",
                   "Two-level paired bootstrap (2,000 replicates; Davison & Hinkley 1997, §3.8): each "
                   "replicate resamples the test images once, the same resample for both methods and every "
                   "seed, and resamples the seeds both have; ΔAUROC is the mean over the resampled seeds. "
-                  "The interval covers test-image and training-run (seed) variation; two-sided p-value.",
+                  "The interval covers test-image and training-run (seed) variation; two-sided p-value. "
+                  "AUC − 0.5: the same bootstrap against a constant score (chance), over all of a method's "
+                  "seeds; an interval that holds 0 means the method is not shown to beat chance.",
                   "", sig, ""]
         for table_name, text in ablation_tables(ds).items():
             write(f"{name}-{table_name}.md", text)

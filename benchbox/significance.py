@@ -60,3 +60,10 @@ def paired_bootstrap(labels_per_seed, scores_a_per_seed, scores_b_per_seed, n_bo
     low, high = np.percentile(deltas, [2.5, 97.5])
     return {"delta": delta, "ci_low": float(low), "ci_high": float(high), "p_value": p_value,
             "n_seeds": n_seeds, "n_boot": n_boot}
+
+
+def against_chance(labels_per_seed, scores_per_seed, n_boot: int = 2000, seed: int = 0) -> dict:
+    """AUROC − 0.5 by the same two-level bootstrap: is the method above chance? (A constant
+    score ties every image, so its AUROC is 0.5 on every resample.)"""
+    constant = [np.zeros(len(scores)) for scores in scores_per_seed]
+    return paired_bootstrap(labels_per_seed, scores_per_seed, constant, n_boot=n_boot, seed=seed)

@@ -34,6 +34,16 @@ def report(results, tmp_path_factory):
     return out
 
 
+def test_significance_table_gives_every_method_against_chance(results, report):
+    table = (report / "synthetic-significance.md").read_text()
+    labels = ["ae", "salad", "salad[feature_constraint=none,ssl=none]", "salad[ssl=none]"]
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert sorted(rows) == sorted(labels) and "AUC − 0.5 [95% CI]" in table
+    assert sum("(best)" in line for line in rows.values()) == 1
+    aurocs = [json.loads(p.read_text())["metrics"]["auroc"] for p in (results / "synthetic").glob("ae__*.json")]
+    assert f"| {sum(aurocs) / 2 - 0.5:.4f} [" in rows["ae"]
+
+
 def test_every_file_and_tables_match_the_json(results, report):
     out = report
     for name in ["index.md", "synthetic-table1.md", "synthetic-table1.csv", "synthetic-table1.tex",

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from benchbox.significance import _auroc_rows, paired_bootstrap
+from benchbox.significance import _auroc_rows, against_chance, paired_bootstrap
 
 
 def test_rank_auroc_matches_sklearn_with_ties():
@@ -87,3 +87,16 @@ def test_interval_covers_the_true_difference_about_95_percent_of_the_time():
         result = paired_bootstrap([labels], [a], [b], n_boot=400, seed=i)
         covered += result["ci_low"] <= true_delta <= result["ci_high"]
     assert 0.88 <= covered / draws <= 0.99
+
+
+def test_against_chance_is_the_auroc_minus_a_half_with_an_interval():
+    rng = np.random.default_rng(5)
+    labels = np.repeat([0, 1], 150)
+    strong = [labels + rng.normal(0, 0.5, 300) for _ in range(3)]
+    result = against_chance([labels] * 3, strong)
+    aurocs = [roc_auc_score(labels, s) for s in strong]
+    assert result["delta"] == pytest.approx(np.mean(aurocs) - 0.5)
+    assert result["ci_low"] > 0.3 and result["p_value"] < 0.01
+    noise = [rng.normal(size=300) for _ in range(3)]  # no signal: the interval holds 0
+    result = against_chance([labels] * 3, noise)
+    assert result["ci_low"] < 0 < result["ci_high"] and result["p_value"] > 0.05

@@ -66,10 +66,15 @@ class GANomaly(BackboneParams, TorchMethod):
         pending, self.pending_collapse_ = self.pending_collapse_, (collapsed.to("cpu", non_blocking=True),
                                                                    torch.cuda.Event())
         self.pending_collapse_[1].record()
+        return bool(self._read(pending))
+
+    @staticmethod
+    def _read(pending) -> bool | None:
+        """A pending test's flag, once its copy to the host is done (None: nothing pending)."""
         if pending is None:
-            return False
+            return None
         flag, copied = pending
-        if copied is not None:
+        if copied is not None:  # None: restored from a checkpoint, already on the host
             copied.synchronize()
         return bool(flag)
 
@@ -78,13 +83,8 @@ class GANomaly(BackboneParams, TorchMethod):
 
     @property
     def pending_collapse_flag_(self) -> bool | None:
-        """The pending collapse test, read (waiting for its copy: a checkpoint is rare)."""
-        if self.pending_collapse_ is None:
-            return None
-        flag, copied = self.pending_collapse_
-        if copied is not None:
-            copied.synchronize()
-        return bool(flag)
+        """The pending collapse test, read when a checkpoint is saved (rare: the wait is cheap)."""
+        return self._read(self.pending_collapse_)
 
     @pending_collapse_flag_.setter
     def pending_collapse_flag_(self, value: bool | None) -> None:

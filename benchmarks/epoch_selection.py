@@ -2,6 +2,8 @@
 
     python benchmarks/epoch_selection.py --data-root ../shared/data/chest_xray \
         --methods ae ganomaly ssim_ae salad --out benchmarks/results-epochs
+    python benchmarks/epoch_selection.py --data-root ../shared/data/chest_xray \
+        --methods vae fanogan --out benchmarks/results-epochs/vae-fanogan
 
     # the paper preset, on a GPU (not run yet):
     python benchmarks/epoch_selection.py --size 256 --epochs 200 --precision bf16 --device cuda \

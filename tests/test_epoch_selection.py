@@ -1,7 +1,6 @@
 """benchmarks/epoch_selection.py: scoring the test set after each epoch leaves training as it
 is, covers only the last phase, and the table shows last and best epoch."""
 
-import importlib.util
 import json
 
 from sklearn.metrics import roc_auc_score
@@ -10,11 +9,9 @@ from benchbox.datasets.synthetic import Synthetic
 from benchbox.plan import plan
 from benchbox.plugins import Plugins
 
-from .conftest import ROOT
+from .conftest import benchmark_script
 
-spec = importlib.util.spec_from_file_location("epoch_selection", ROOT / "benchmarks" / "epoch_selection.py")
-epoch_selection = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(epoch_selection)
+epoch_selection = benchmark_script("epoch_selection")
 
 
 def test_last_epoch_is_the_plain_result_and_best_is_the_maximum(tmp_path):

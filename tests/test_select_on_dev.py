@@ -1,16 +1,12 @@
 """benchmarks/select_on_dev.py: the variant picked for the test split is picked on dev only."""
 
-import importlib.util
-
 import pytest
 
 from benchbox.store import ResultStore
 
-from .conftest import ROOT
+from .conftest import benchmark_script
 
-spec = importlib.util.spec_from_file_location("select_on_dev", ROOT / "benchmarks" / "select_on_dev.py")
-select_on_dev = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(select_on_dev)
+select_on_dev = benchmark_script("select_on_dev")
 
 
 def write(store, label, seed, auroc, protocol="dev"):

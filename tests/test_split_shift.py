@@ -1,17 +1,14 @@
 """benchmarks/split_shift.py: the AUROCs it reports, on a small chest X-ray tree whose
 pneumonia images are dimmer than its normals (as in the Kermany copy here)."""
 
-import importlib.util
 import json
 
 import numpy as np
 from PIL import Image
 
-from .conftest import ROOT
+from .conftest import benchmark_script
 
-spec = importlib.util.spec_from_file_location("split_shift", ROOT / "benchmarks" / "split_shift.py")
-split_shift = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(split_shift)
+split_shift = benchmark_script("split_shift")
 
 
 def write_tree(root, rng):

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
+from benchbox.execute import device_description
 from benchbox.plan import make_dataset, plan
 from benchbox.plugins import Plugins
 from benchbox.training import resolve_device
@@ -79,9 +79,7 @@ def main(argv=None) -> None:
         print(f"{cell.label} seed {cell.seed}: last {curve[-1]:.4f}, best {max(curve):.4f} "
               f"(epoch {int(np.argmax(curve)) + 1} of {len(curve)})", flush=True)
 
-    device = resolve_device(args.device)
-    where = (f"{platform.machine()} CPU, {torch.get_num_threads()} threads" if device.type == "cpu"
-             else torch.cuda.get_device_name(device))
+    where = device_description(str(resolve_device(args.device)))
     lines = [
         f"# The last epoch against the best epoch on the test set ({datetime.now(timezone.utc):%Y-%m-%d})",
         "",

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +34,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from benchbox.contracts import ImageSet
+from benchbox.execute import device_description
 from benchbox.plan import plan
 from benchbox.plugins import Plugins
 from benchbox.training import resolve_device
@@ -93,9 +93,7 @@ def main(argv=None) -> None:
         })
         print(rows[-1], flush=True)
 
-    device = resolve_device(args.device)
-    where = (f"{platform.machine()} CPU, {torch.get_num_threads()} threads" if device.type == "cpu"
-             else torch.cuda.get_device_name(device))
+    where = device_description(str(resolve_device(args.device)))
     counts = (f"held-out training normals {int((dev_labels == 0).sum())}, train/PNEUMONIA "
               f"{int((dev_labels == 1).sum())}, test NORMAL {int((test_labels == 0).sum())}, "
               f"test PNEUMONIA {int((test_labels == 1).sum())}")

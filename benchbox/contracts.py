@@ -183,7 +183,7 @@ class Dataset(Configurable):
 
     @classmethod
     def subgroup(cls, image_id: str) -> str | None:
-        """A finer label of an abnormal test image than its class, read from its id (Kermany's
-        chest X-rays: bacterial or viral pneumonia), for the report's AUROC per abnormal group.
-        None: no finer label (the default)."""
+        """A finer label of a test image than its class, read from its id (Kermany's chest X-rays:
+        bacterial or viral pneumonia; the two series of normal file names), for the report's AUROC
+        per abnormal and per normal group. None: no finer label (the default)."""
         return None

@@ -67,13 +67,16 @@ def per_class_table(records: list[dict]) -> str:
     return table.to_markdown(disable_numparse=True)
 
 
-def auroc_per_group_table(records: list[dict], subgroup=None) -> str | None:
-    """AUROC of the normal test images against each abnormal group alone, mean ± std over
-    seeds. A group is an abnormal class, split further where ``subgroup(image_id)`` gives a
-    finer label (``Dataset.subgroup``). None where there is a single group (it would repeat
-    Table I)."""
+def auroc_per_group_table(records: list[dict], subgroup=None, side: str = "abnormal") -> str | None:
+    """AUROC of one group of test images against the whole other class, mean ± std over seeds.
+
+    ``side="abnormal"``: the normal test images against each abnormal group alone;
+    ``side="normal"``: each normal group against all abnormal test images. A group is a class,
+    split further where ``subgroup(image_id)`` gives a finer label (``Dataset.subgroup``). None
+    where that side has a single group (it would repeat Table I)."""
     from sklearn.metrics import roc_auc_score
 
+    grouped = 1 if side == "abnormal" else 0
     rows: dict[str, dict[str, list[float]]] = {}
     sizes: dict[str, int] = {}
     for r in records:
@@ -81,8 +84,8 @@ def auroc_per_group_table(records: list[dict], subgroup=None) -> str | None:
         labels, scores = np.asarray(s["labels"]), np.asarray(s["scores"])
         finer = [subgroup(i) if subgroup else None for i in s["ids"]]
         groups = np.asarray([c if f is None else f"{c}, {f}" for c, f in zip(s["classes"], finer)])
-        for group in sorted(set(groups[labels == 1])):
-            chosen = (labels == 0) | (groups == group)
+        for group in sorted(set(groups[labels == grouped])):
+            chosen = (labels != grouped) | (groups == group)
             rows.setdefault(r["label"], defaultdict(list))[group].append(roc_auc_score(labels[chosen], scores[chosen]))
             sizes[group] = int((groups == group).sum())
     if len(sizes) < 2:
@@ -307,11 +310,17 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:
         table6 = per_class_table(ds)
         write(f"{name}-table6.md", table6 + "\n")
         index += ["### Anomaly score per class (Table VI; mean ± std over test images, seeds pooled)", "", table6, ""]
-        per_group = auroc_per_group_table(ds, _subgroup_of(dataset))
+        subgroup = _subgroup_of(dataset)
+        per_group = auroc_per_group_table(ds, subgroup)
         if per_group is not None:
             write(f"{name}-auroc-per-group.md", per_group + "\n")
             index += ["### AUROC per abnormal group (the normal test images against each abnormal class "
                       "alone, or each finer group the dataset names; mean ± std over seeds)", "", per_group, ""]
+        per_normal_group = auroc_per_group_table(ds, subgroup, side="normal")
+        if per_normal_group is not None:
+            write(f"{name}-auroc-per-normal-group.md", per_normal_group + "\n")
+            index += ["### AUROC per normal group (each group of normal test images the dataset names "
+                      "against all abnormal test images; mean ± std over seeds)", "", per_normal_group, ""]
         best, sig = significance_table(ds)
         write(f"{name}-significance.md", sig + "\n")
         index += [f"### Is the difference real? (paired bootstrap of AUROC against chance and against the best, {best})", "",

@@ -111,6 +111,12 @@ def test_auroc_per_abnormal_group_scores_each_group_against_the_normals():
     assert finer.count("0.7500 ± 0.3536") == 3
     one = {"label": "m", "seed": 0, "scores": {"classes": ["N", "P"], "labels": [0, 1], "ids": ["a", "b"], "scores": [0, 1]}}
     assert auroc_per_group_table([one]) is None  # it would only repeat Table I
+    # the other side: each normal group against all abnormal images (seed 0: n1 below all three
+    # abnormal images, n2 above one of them; seed 1: n1 below all, n2 above two)
+    assert auroc_per_group_table(records, side="normal") is None  # one normal group: Table I again
+    normal = auroc_per_group_table(records, lambda image_id: {"n1": "x", "n2": "y"}.get(image_id), side="normal")
+    assert "NORMAL, x (n=1)" in normal and "NORMAL, y (n=1)" in normal and "CNV" not in normal
+    assert "1.0000 ± 0.0000" in normal and "0.5000 ± 0.2357" in normal
 
 
 def test_chest_xray_names_the_cause_of_pneumonia():
@@ -118,4 +124,6 @@ def test_chest_xray_names_the_cause_of_pneumonia():
 
     assert ChestXray.subgroup("test/PNEUMONIA/person1_bacteria_1.jpeg") == "bacteria"
     assert ChestXray.subgroup("test/PNEUMONIA/person1620_virus_2810.jpeg") == "virus"
-    assert ChestXray.subgroup("test/NORMAL/IM-0001-0001.jpeg") is None
+    assert ChestXray.subgroup("test/NORMAL/IM-0001-0001.jpeg") == "IM"
+    assert ChestXray.subgroup("test/NORMAL/NORMAL2-IM-0007-0001.jpeg") == "NORMAL2"
+    assert ChestXray.subgroup("test/NORMAL/other.jpeg") is None

@@ -254,8 +254,7 @@ class ChestXray(FolderDataset):
         """Pneumonia: ``bacteria`` or ``virus``, the cause Kermany's file names carry
         (``person1_bacteria_1.jpeg``, ``person1_virus_6.jpeg``). Normal: ``IM`` or ``NORMAL2``,
         the two series of normal file names (``IM-0001-0001.jpeg``, ``NORMAL2-IM-0007-0001.jpeg``);
-        the official test split holds the lowest patient numbers of each series, so a series is
-        also an acquisition period."""
+        the official test split holds the lowest patient numbers of each series."""
         name = Path(image_id).name
         match = re.search(r"_(bacteria|virus)_", name) or re.match(r"(NORMAL2|IM)-", name)
         return match.group(1) if match else None

@@ -36,9 +36,10 @@ from benchbox.plugins import Plugins
 DARK = 40  # of 255: background, not body
 
 
-def patient_number(image_id: str) -> int | None:
-    match = re.search(r"IM-(\d+)|person(\d+)", Path(image_id).name)
-    return int(match.group(1) or match.group(2)) if match else None
+def patient_number(dataset, image_id: str) -> int | None:
+    """The number in the patient id the dataset reads from a file name (``IM-0115`` -> 115)."""
+    patient = dataset.patient(Path(image_id))
+    return int(re.search(r"\d+", patient).group()) if patient else None
 
 
 def describe(images: np.ndarray) -> dict[str, np.ndarray]:
@@ -50,42 +51,31 @@ def describe(images: np.ndarray) -> dict[str, np.ndarray]:
             "dark_sides": (sides < DARK).mean((1, 2))}
 
 
-def group_rows(data_root: str, size: int) -> tuple[list[dict], float]:
-    """The rows, and the AUROC on the test split of framing alone (the less dark the sides,
-    the more anomalous)."""
-    chest_xray = Plugins(load_entry_points=False).datasets.get("chest_xray")
-    dataset = chest_xray(data_root=data_root, protocol="official")
+def group_rows(split: str, images, stats: dict[str, np.ndarray], dataset) -> list[dict]:
+    """One row per class × group of ``images`` (one split), with ``stats`` (:func:`describe`)."""
+    names = [f"{split}/{c}" + (f", {g}" if (g := dataset.subgroup(i)) else "")
+             for c, i in zip(images.classes, images.ids)]
     rows = []
-    for split in ("train", "test"):
-        images = dataset.load(split, size)
-        stats = describe(images.images[:, 0].numpy())
-        if split == "test":
-            framing_auroc = float(roc_auc_score(images.labels, -stats["dark_sides"]))
-        names = [f"{split}/{c}" + (f", {g}" if (g := chest_xray.subgroup(i)) else "")
-                 for c, i in zip(images.classes, images.ids)]
-        for name in sorted(set(names)):
-            chosen = np.asarray([n == name for n in names])
-            patients = [p for i, keep in zip(images.ids, chosen) if keep and (p := patient_number(i)) is not None]
-            rows.append({"group": name, "n": int(chosen.sum()),
-                         "patients": [min(patients), max(patients)] if patients else None,
-                         **{k: [float(v[chosen].mean()), float(v[chosen].std())] for k, v in stats.items()}})
-    return rows, framing_auroc
+    for name in sorted(set(names)):
+        chosen = np.asarray([n == name for n in names])
+        patients = [p for i, keep in zip(images.ids, chosen) if keep and (p := patient_number(dataset, i)) is not None]
+        rows.append({"group": name, "n": int(chosen.sum()),
+                     "patients": [min(patients), max(patients)] if patients else None,
+                     **{k: [float(v[chosen].mean()), float(v[chosen].std())] for k, v in stats.items()}})
+    return rows
 
 
-def quarters(data_root: str, size: int) -> list[dict]:
+def quarters(test, stats: dict[str, np.ndarray], dataset) -> list[dict]:
     """The test normals of each group in four runs of patient numbers (equal image counts)."""
-    chest_xray = Plugins(load_entry_points=False).datasets.get("chest_xray")
-    test = chest_xray(data_root=data_root, protocol="official").load("test", size)
-    stats = describe(test.images[:, 0].numpy())
     normal = [k for k, label in enumerate(test.labels) if label == 0]
     rows = []
-    for group in sorted({chest_xray.subgroup(test.ids[k]) or "" for k in normal}):
-        members = sorted((k for k in normal if (chest_xray.subgroup(test.ids[k]) or "") == group),
-                         key=lambda k: (patient_number(test.ids[k]) or 0, test.ids[k]))
+    for group in sorted({dataset.subgroup(test.ids[k]) or "" for k in normal}):
+        members = sorted((k for k in normal if (dataset.subgroup(test.ids[k]) or "") == group),
+                         key=lambda k: (patient_number(dataset, test.ids[k]) or 0, test.ids[k]))
         for quarter, part in enumerate(np.array_split(np.asarray(members), 4), start=1):
             if len(part) == 0:  # fewer than four images in the group
                 continue
-            numbers = [patient_number(test.ids[k]) or 0 for k in part]
+            numbers = [patient_number(dataset, test.ids[k]) or 0 for k in part]
             rows.append({"group": f"test/NORMAL, {group}".rstrip(", "), "quarter": quarter,
                          "patients": [min(numbers), max(numbers)], "ids": [test.ids[k] for k in part],
                          **{k: float(v[part].mean()) for k, v in stats.items()}})
@@ -132,10 +122,17 @@ def main(argv=None) -> None:
                         help="method labels (as in the report) whose cells to include")
     args = parser.parse_args(argv)
 
-    rows, framing_auroc = group_rows(args.data_root, args.size)
+    chest_xray = Plugins(load_entry_points=False).datasets.get("chest_xray")
+    dataset = chest_xray(data_root=args.data_root, protocol="official")
+    images = {split: dataset.load(split, args.size) for split in ("train", "test")}
+    stats = {split: describe(images[split].images[:, 0].numpy()) for split in images}
+    rows = [row for split in images for row in group_rows(split, images[split], stats[split], dataset)]
+    # framing alone as a score: the less dark the sides, the more anomalous
+    framing_auroc = float(roc_auc_score(images["test"].labels, -stats["test"]["dark_sides"]))
     lines = [
         f"# Chest X-ray image groups ({datetime.now(timezone.utc):%Y-%m-%d})", "",
-        f"`python benchmarks/image_groups.py{' --cells ' + ' '.join(args.cells) if args.cells else ''}`: official protocol, {args.size}×{args.size}, bicubic, uint8 (0–255); "
+        f"`python benchmarks/image_groups.py{' --cells ' + ' '.join(args.cells) if args.cells else ''}`: "
+        f"official protocol, {args.size}×{args.size}, bicubic, uint8 (0–255); "
         "per image, then mean ± std over the group. Dark sides: share of pixels below "
         f"{DARK} in the outer tenth of columns on each side (low: the chest fills the image).", "",
         "| group | images | patient numbers | brightness | intensity spread | dark sides |",
@@ -144,11 +141,12 @@ def main(argv=None) -> None:
     for r in rows:
         patients = "{}–{}".format(*r["patients"]) if r["patients"] else "–"
         lines.append(f"| {r['group']} | {r['n']} | {patients} | {r['brightness'][0]:.1f} ± {r['brightness'][1]:.1f} "
-                     f"| {r['spread'][0]:.1f} ± {r['spread'][1]:.1f} | {r['dark_sides'][0]:.2f} ± {r['dark_sides'][1]:.2f} |")
+                     f"| {r['spread'][0]:.1f} ± {r['spread'][1]:.1f} "
+                     f"| {r['dark_sides'][0]:.2f} ± {r['dark_sides'][1]:.2f} |")
     lines += ["", f"Framing alone as a score on the test split (the less dark the sides, the more anomalous): "
                   f"AUROC {framing_auroc:.4f}."]
 
-    split_normals = quarters(args.data_root, args.size)
+    split_normals = quarters(images["test"], stats["test"], dataset)
     names = [f"{q['group'].removeprefix('test/NORMAL, ')} q{q['quarter']}" for q in split_normals]
     lines += ["", "## Test normals by quarter of patient numbers", "",
               "| normals | images | patient numbers | brightness | dark sides |", "|---|---:|---|---|---|"]

@@ -3,32 +3,54 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import click
 from rich.console import Console
 
 from .errors import BenchboxError
+from .experiment import RunSettings
 from .params import parse_assignment, split_entries
 from .plugins import get_plugins
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages never wrapped mid-path
 
 
+class UserMistake(click.ClickException):
+    """A one-line message and exit code 2, as click's own usage errors (failed cells exit 1)."""
+
+    exit_code = 2
+
+
 class BenchboxGroup(click.Group):
-    """Turns user mistakes (BenchboxError) into a one-line message and exit code 2."""
+    """Turns user mistakes (BenchboxError) into a :class:`UserMistake`."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except BenchboxError as error:
-            raise click.ClickException(str(error)) from None
+            raise UserMistake(str(error)) from None
 
 
 @click.group(cls=BenchboxGroup)
 @click.version_option(package_name="benchbox-ad", prog_name="benchbox")
 def main():
     """Benchmark unsupervised anomaly detection in medical images."""
+
+
+def run_setting_options(command):
+    """One ``--option`` per field of :class:`benchbox.experiment.RunSettings`, so that a new run
+    setting needs no change here."""
+    for setting in reversed(fields(RunSettings)):
+        meta = setting.metadata
+        option = "--" + setting.name.replace("_", "-")
+        if meta["kind"] is bool:
+            command = click.option(option, setting.name, is_flag=True, default=None, help=meta["help"])(command)
+        else:
+            kind = click.Choice(meta["choices"]) if meta["choices"] else meta["kind"]
+            command = click.option(option, setting.name, type=kind, default=None, help=meta["help"])(command)
+    return command
 
 
 def _int_list(ctx, param, value):
@@ -43,31 +65,25 @@ def _int_list(ctx, param, value):
 @main.command()
 @click.option("--methods", "methods", default=None,
               help="Comma list of methods, each optionally with inline parameters: "
-                   "'ae,salad[ssl=none]'. Default: the 'default' grid of grids.toml (not PatchCore, not plugins).")
+                   "'ae,salad[ssl=none]'. Default: the 'default' grid (methods/grids.toml).")
 @click.option("--dataset", "--datasets", "datasets", default="synthetic", show_default=True,
               help="Comma list of datasets.")
 @click.option("--seeds", default="0,1,2", show_default=True, callback=_int_list, help="Comma list of integer seeds.")
 @click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False),
               help="Where result files are written (and read for resume).")
 @click.option("--image-size", type=int, default=None, help="Square image size (default: the dataset's, else 64).")
-@click.option("--epochs", type=int, default=None, help="Training epochs (default: the dataset's, else the method's).")
-@click.option("--batch-size", type=int, default=None, help="Mini-batch size (default: the dataset's, else the method's, 64).")
+@run_setting_options
 @click.option("--data-root", type=click.Path(), default=None, help="Root folder of the dataset on disk.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Preprocessed-image cache (default: $BENCHBOX_CACHE_DIR or ~/.cache/benchbox).")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default=None,
-              help="bf16: mixed precision (autocast) for methods that support it. Default: fp32.")
-@click.option("--channels-last", is_flag=True, help="Channels-last (NHWC) tensors; can be faster on GPUs.")
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks (slow first epoch).")
 @click.option("--param", "params", multiple=True, metavar="NAME.KEY=VALUE",
               help="Parameter of a method or dataset, e.g. --param salad.ssl=none. Repeatable.")
 @click.option("--grid", "grid_name", default=None,
-              help="A named grid of method entries (table1, table3, table4, table5 or one of --grid-file).")
+              help="A named grid of method entries (table1, beyond, SALAD's table3-table5, or one of --grid-file).")
 @click.option("--preset", "preset_name", default=None,
               help="A named protocol (paper, cpu): image size, epochs, batch size, seeds. Explicit options win.")
 @click.option("--grid-file", type=click.Path(dir_okay=False), default=None,
-              help="TOML file of grids and presets (default: the built-in benchbox/grids.toml).")
+              help="TOML file of more grids and presets, over those the plugins provide (its names win).")
 @click.option("--force", is_flag=True, help="Recompute cells whose results already exist.")
 @click.option("--checkpoint-every", default="1", show_default=True,
               help="Save each run's training state every N epochs, or every 90s / 10m / 1h of training "
@@ -85,9 +101,9 @@ def _int_list(ctx, param, value):
 @click.option("--max-retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="Ray: retries of a cell whose worker dies, before it is recorded as failed.")
 @click.pass_context
-def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_size, data_root, cache_dir,
-        device, precision, channels_last, compile_, params, grid_name, preset_name, grid_file, force,
-        checkpoint_every, deterministic, executor, jobs, ray_address, cpus_per_run, gpus_per_run, max_retries):
+def run(ctx, methods, datasets, seeds, results_dir, image_size, data_root, cache_dir, params, grid_name,
+        preset_name, grid_file, force, checkpoint_every, deterministic, executor, jobs, ray_address,
+        cpus_per_run, gpus_per_run, max_retries, **settings):
     """Run the grid methods × datasets × seeds; finished cells are skipped on re-run."""
     from . import grids
     from .progress import RichProgress
@@ -103,7 +119,7 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
                                "Ray packs cells instead: give --gpus-per-run 0.25 (four cells per GPU) "
                                "and --cpus-per-run")
     if grid_name or preset_name:
-        config = grids.load(grid_file)
+        config = grids.load(grid_file, plugins)
         if grid_name and methods:
             raise click.UsageError("give either --methods or --grid, not both")
         if grid_name:
@@ -114,15 +130,15 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, epochs, batch_si
                         if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
             seeds = seeds if "seeds" in explicit else values.get("seeds", seeds)
             image_size = image_size if "image_size" in explicit else values.get("image_size", image_size)
-            epochs = epochs if "epochs" in explicit else values.get("epochs", epochs)
-            batch_size = batch_size if "batch_size" in explicit else values.get("batch_size", batch_size)
+            for name in ("epochs", "batch_size"):
+                if name not in explicit:
+                    settings[name] = values.get(name, settings[name])
     # No --methods: the `default` grid, not every registered method (an installed plugin, or a
     # method that needs a file such as PatchCore's weights, is run by naming it).
-    entries = split_entries(methods) if methods else grids.grid(grids.load(grid_file), "default")
-    cells = plan(plugins, entries, split_entries(datasets), seeds, image_size=image_size, epochs=epochs,
-                 batch_size=batch_size, device=device, precision=precision,
-                 channels_last=channels_last or None, compile=compile_ or None,
-                 overrides=[parse_assignment(p) for p in params], data_root=data_root, cache_dir=cache_dir)
+    entries = split_entries(methods) if methods else grids.grid(grids.load(grid_file, plugins), "default")
+    cells = plan(plugins, entries, split_entries(datasets), seeds, image_size=image_size,
+                 overrides=[parse_assignment(p) for p in params], data_root=data_root, cache_dir=cache_dir,
+                 **settings)
     store = ResultStore(results_dir)
     _check_writable(Path(results_dir))
     if deterministic:
@@ -169,7 +185,7 @@ def _check_writable(path: Path) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as error:
-        raise click.ClickException(f"--results-dir {path}: cannot write there ({error.strerror})") from None
+        raise UserMistake(f"--results-dir {path}: cannot write there ({error.strerror})") from None
 
 
 @main.command()
@@ -185,12 +201,12 @@ def table(results_dir, fmt, threshold, output):
     from .tables import mixed_warnings, render, seed_warnings
 
     if not Path(results_dir).is_dir():
-        raise click.ClickException(f"--results-dir {results_dir}: no such directory")
+        raise UserMistake(f"--results-dir {results_dir}: no such directory")
     records, problems = ResultStore(results_dir).records()
     for problem in problems:
         err.print(f"[yellow]skipped[/yellow] {problem}")
     if not records:  # nothing to aggregate is an error, and no file is written
-        raise click.ClickException(f"--results-dir {results_dir}: no result files there "
+        raise UserMistake(f"--results-dir {results_dir}: no result files there "
                                    f"(expected <dataset>/<method>__seed<k>__<key>.json)")
     for warning in [*mixed_warnings(records), *seed_warnings(records)]:
         err.print(f"[yellow]warning[/yellow] {warning}")
@@ -213,7 +229,7 @@ def report(results_dir, out, tsne):
     from . import report as report_module
 
     if not Path(results_dir).is_dir():
-        raise click.ClickException(f"--results-dir {results_dir}: no such directory")
+        raise UserMistake(f"--results-dir {results_dir}: no such directory")
     out = out or str(Path(results_dir) / "report")
     written = report_module.build(results_dir, out, tuple(tsne) if tsne else None)
     err.print(f"wrote {len(written)} file{'s' if len(written) != 1 else ''}; open {Path(out) / 'index.md'}")

@@ -14,16 +14,20 @@ or one pytest test per check (like scikit-learn's ``parametrize_with_checks``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable
 
 import numpy as np
 
 from .contracts import Dataset, ImageSet, Method
 from .errors import BenchboxError, ParamError
+from . import params as _params
+from .experiment import RunSettings
+from .plan import checked_dataset, checked_method
 
-#: Set by the runner only on methods that declare them; so here too (``epochs=1`` is fine for any).
-RUNNER_PARAMS = ("epochs", "batch_size", "device")
+#: The planner hands these only to methods that declare them; so do the checks (``epochs=1`` is
+#: fine for any method).
+RUNNER_PARAMS = tuple(f.name for f in fields(RunSettings))
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,39 @@ def tiny_data(image_size: int = 32, n_train: int = 48, n_test: int = 24):
 
     data = get_plugins().datasets.get("synthetic")(n_train=n_train, n_test=n_test, n_val=8)
     return data.load("train", image_size), data.load("test", image_size)
+
+
+def invalid_value(cls: type, key: str):
+    """A value of parameter ``key`` that ``cls`` must refuse while planning: from its type (bool),
+    its choices, its range, or the class's ``invalid_examples``; None where none is declared."""
+    default = cls.param_defaults()[key]
+    if key in _params.declared_ranges(cls):
+        return _params.outside(_params.declared_ranges(cls)[key], type(default))
+    if key in _params.declared_invalid_examples(cls):
+        return _params.declared_invalid_examples(cls)[key]
+    if isinstance(default, bool):
+        return "maybe"
+    if key in _params.declared_choices(cls):
+        return "no-such-choice"
+    return None
+
+
+def _refused_while_planning(cls: type, key: str, build: Callable[[dict], None]) -> None:
+    """``build({key: bad})`` must raise a BenchboxError that names the parameter or its value."""
+    if key in _params.declared_ranges(cls) and _params.declared_ranges(cls)[key].strip() == "any":
+        return  # declared to take every value
+    bad = invalid_value(cls, key)
+    assert bad is not None, (f"{cls.name}: parameter {key!r} declares no range (ranges), choices or invalid "
+                             f"example (invalid_examples), so nothing shows that a bad value is refused "
+                             f"while planning; declare one (ranges = {{{key!r}: 'any'}} if every value works)")
+    try:
+        build({key: bad})
+    except BenchboxError as error:
+        assert key in str(error) or str(bad) in str(error), \
+            f"{cls.name}: {key}={bad!r} was refused, but the message does not name it: {error}"
+    else:
+        raise AssertionError(f"{cls.name}: {key}={bad!r} was accepted while planning (it fails later, "
+                             f"or not at all); refuse it in ranges, choices or validate()")
 
 
 def _run_all(checks: list[Check], what: str) -> None:
@@ -121,9 +158,13 @@ def method_checks(cls: type, image_size: int = 32, **params) -> list[Check]:
         again = cls(**params).fit(state["train"]).score(state["test"])
         assert np.array_equal(again, state["scores"]), f"{cls.name}: same seed gave different scores"
 
+    def every_bad_parameter_is_refused_while_planning():
+        for key in cls.param_defaults():
+            _refused_while_planning(cls, key, lambda bad: checked_method(cls, {**params, **bad}, image_size))
+
     rules = [is_a_method, declares_seed, get_params_returns_the_parameters, unknown_parameter_is_refused,
              init_only_stores_parameters, fit_returns_self, score_is_one_finite_number_per_image,
-             score_does_not_depend_on_the_batch, same_seed_same_scores]
+             score_does_not_depend_on_the_batch, same_seed_same_scores, every_bad_parameter_is_refused_while_planning]
     label = getattr(cls, "name", None) or cls.__name__
     return [Check(f"{label}: {rule.__name__.replace('_', ' ')}", rule) for rule in rules]
 
@@ -183,8 +224,14 @@ def dataset_checks(cls: type, image_size: int = 32, data_root=None, cache_dir=No
         else:
             raise AssertionError(f"{cls.name}: loading an unknown split must raise a BenchboxError")
 
+    def every_bad_parameter_is_refused_while_planning():
+        for key in cls.param_defaults():
+            _refused_while_planning(cls, key, lambda bad: checked_dataset(
+                cls(data_root=data_root, cache_dir=cache_dir, **{**params, **bad})))
+
     rules = [is_a_dataset, finds_its_data, lists_train_and_test, splits_are_image_sets,
-             train_is_normal_test_has_both, same_parameters_same_images, unknown_split_is_refused]
+             train_is_normal_test_has_both, same_parameters_same_images, unknown_split_is_refused,
+             every_bad_parameter_is_refused_while_planning]
     label = getattr(cls, "name", None) or cls.__name__
     return [Check(f"{label}: {rule.__name__.replace('_', ' ')}", rule) for rule in rules]
 

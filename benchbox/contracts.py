@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, ClassVar
 
 import numpy as np
@@ -26,7 +26,6 @@ class ImageSet:
     labels: np.ndarray
     classes: list[str]
     ids: list[str]
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         n = len(self.images)
@@ -59,7 +58,8 @@ class ImageSet:
 
 
 class Configurable:
-    """Keyword parameters declared in ``params`` (with defaults), stored as attributes.
+    """Keyword parameters declared in ``params`` (with defaults), stored as attributes;
+    ``choices`` and ``ranges`` say which values are allowed (:mod:`benchbox.params`).
 
     ``renamed``: old name -> new name of parameters that were renamed; the old spelling is
     still accepted (``salad[score=image]``). A parameter may not be named like an attribute of
@@ -69,6 +69,12 @@ class Configurable:
     name: ClassVar[str] = ""
     params: ClassVar[dict] = {}
     choices: ClassVar[dict] = {}
+    #: Allowed numbers: ``{"lr": "> 0", "share": "(0, 1]", "shift": "any"}``, checked when the
+    #: class is built (while planning).
+    ranges: ClassVar[dict] = {}
+    #: For free-form string parameters, a value the class refuses while planning (in
+    #: ``validate``): the conformance checks feed it to see that it is refused.
+    invalid_examples: ClassVar[dict] = {}
     renamed: ClassVar[dict] = {}
 
     def __init__(self, **kwargs):
@@ -89,11 +95,14 @@ class Method(Configurable):
 
     Subclasses set ``name`` and ``params`` and implement :meth:`fit` and :meth:`score`; the
     other hooks are optional, with the defaults below. ``__init__`` only stores parameters;
-    learned state lives in attributes ending in ``_``. The runner sets ``seed`` and, when
-    declared, ``epochs``, ``batch_size``, ``device`` and ``precision``.
+    learned state lives in attributes ending in ``_``. The planner sets ``seed`` and, where
+    the method declares a parameter of that name, each run setting
+    (:class:`benchbox.experiment.RunSettings`: ``epochs``, ``batch_size``, ``device``,
+    ``precision``, ...).
     """
 
     params = {"seed": 0}
+    ranges = {"seed": ">= 0"}
     #: Raised when a fix changes what the method computes with unchanged parameters, so that
     #: results made before the fix get other keys and are never reused for it (0: no fix yet).
     revision: ClassVar[int] = 0

@@ -20,7 +20,7 @@ class UnknownName(BenchboxError):
 class Diverged(Exception):
     """Training produced a non-finite loss. Recorded as a cell status, not a user error."""
 
-    def __init__(self, epoch: int, loss: str):
-        super().__init__(f"diverged at epoch {epoch}: loss '{loss}' is not finite")
+    def __init__(self, epoch: int, loss: str, message: str | None = None):
+        super().__init__(message or f"diverged at epoch {epoch}: loss '{loss}' is not finite")
         self.epoch = epoch
         self.loss = loss

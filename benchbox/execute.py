@@ -22,7 +22,7 @@ from .checkpoints import Cadence, Checkpointing
 from .contracts import Dataset, ImageSet
 from .errors import DataError, Diverged
 from .metrics import evaluate
-from .plan import Cell, make_dataset
+from .plan import Cell
 from .plugins import Plugins
 from .store import SCHEMA, ResultStore
 
@@ -38,8 +38,8 @@ class DataCache:
     def dataset(self, cell: Cell) -> Dataset:
         key = (cell.dataset, json.dumps(cell.dataset_params, sort_keys=True), cell.data_root)
         if key not in self._datasets:
-            self._datasets[key] = make_dataset(self.plugins, cell.dataset, cell.dataset_params,
-                                               cell.data_root, cell.cache_dir)
+            self._datasets[key] = self.plugins.make_dataset(cell.dataset, cell.dataset_params,
+                                                            cell.data_root, cell.cache_dir)
         return self._datasets[key]
 
     def split(self, cell: Cell, split: str) -> ImageSet | None:
@@ -70,12 +70,13 @@ def _cpu_model() -> str:
 
 def base_record(cell: Cell, provider) -> dict:
     """What every record holds, whatever happened: the configuration and provenance."""
+    experiment = cell.experiment
     return {
-        "schema": SCHEMA, "key": cell.key, "label": cell.label, "method": cell.method,
-        "method_params": cell.method_params, "method_revision": cell.method_revision, "dataset": cell.dataset,
-        "data_fingerprint": cell.data_fingerprint,
-        "dataset_params": cell.dataset_params, "image_size": cell.image_size, "seed": cell.seed,
-        "seeds_requested": cell.seeds_requested,
+        "schema": SCHEMA, "key": experiment.key, "experiment": experiment.as_dict(),
+        # The experiment's names, and the method's parameters as it ran (run settings included).
+        "label": experiment.label, "method": experiment.method, "dataset": experiment.dataset,
+        "seed": experiment.seed, "image_size": experiment.image_size, "dataset_params": experiment.dataset_params,
+        "method_params": cell.method_params, "seeds_requested": list(cell.seeds_requested),
         "epochs": cell.method_params.get("epochs"), "batch_size": cell.method_params.get("batch_size"),
         "device": device_description(str(cell.method_params.get("device", "cpu"))),
         "versions": {
@@ -150,7 +151,9 @@ def _checked_scores(method, images: ImageSet) -> np.ndarray:
     if scores.shape != (len(images),):
         raise ValueError(f"{method.name}.score returned shape {scores.shape}, expected ({len(images)},)")
     if not np.all(np.isfinite(scores)):
-        raise Diverged(getattr(method, "epochs", 0), "score")
+        bad = int((~np.isfinite(scores)).sum())
+        raise Diverged(getattr(method, "epochs", 0), "score",
+                       f"diverged: {bad} of {len(scores)} anomaly scores are not finite after training")
     return scores
 
 
@@ -158,7 +161,7 @@ def run_cell_locked(cell: Cell, plugins: Plugins, data: DataCache, store: Result
                     force: bool, checkpoint_every: Cadence, on_epoch=None) -> dict | None:
     """Run one cell under its lock, resuming from its checkpoint; write and return its record.
     None when another live process holds the cell or finished it meanwhile."""
-    path = store.path(cell.dataset, cell.label, cell.seed, cell.key)
+    path = store.path(cell)
     with store.lock(path) as held:
         if not held or (not force and store.status(path) == "ok"):
             return None
@@ -194,3 +197,23 @@ class CellLog:
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(f"{stamp} {line}\n")
+
+
+_WORKER_DATA: dict = {}
+
+
+def run_in_worker(cell: Cell, results_root: str, *, force: bool, checkpoint_every: Cadence, by_hand=(),
+                  threads: int | None = None, on_epoch=None) -> dict | None:
+    """A worker process's entry point (``--jobs`` and Ray): the driver's plugins (those it
+    registered by hand imported by module name), splits kept loaded for the process's later
+    cells, and a stop request that saves the training state first."""
+    from .plugins import worker_plugins
+    from .stopping import StopRequests
+
+    if threads:
+        torch.set_num_threads(threads)
+    plugins = worker_plugins(by_hand)
+    data = _WORKER_DATA.setdefault("data", DataCache(plugins))
+    with StopRequests():
+        return run_cell_locked(cell, plugins, data, ResultStore(results_root), force=force,
+                               checkpoint_every=checkpoint_every, on_epoch=on_epoch)

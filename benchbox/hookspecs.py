@@ -19,3 +19,9 @@ def benchbox_register_methods(register):
 @hookspec
 def benchbox_register_datasets(register):
     """Call ``register(DatasetClass)`` for each dataset provided."""
+
+
+@hookspec
+def benchbox_register_grids(register):
+    """Call ``register(path)`` with a TOML file of named grids and presets (see
+    :mod:`benchbox.grids`)."""

@@ -1,20 +1,17 @@
 """Parameters: declared with defaults on a class, coerced from strings given on the CLI.
 
-Methods and datasets declare ``params = {"key": default, ...}`` (and optionally
-``choices = {"key": ("a", "b")}``); the type of the default is the type of the parameter.
+Methods and datasets declare ``params = {"key": default, ...}`` and optionally
+``choices = {"key": ("a", "b")}`` and ``ranges = {"key": "> 0"}`` (``">= 1"``, ``"(0, 1]"``,
+``"any"``); the type of the default is the type of the parameter. A value outside its choices
+or range is refused when the class is built, which the planner does before anything trains.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 from .errors import ParamError
-
-#: Parameters that say where and how fast a cell runs, not what it computes: not part of its
-#: key, nor of what tables group by. ``precision`` changes the arithmetic, so it counts, except
-#: at its default, which keeps the keys of results made before the option existed.
-EXECUTION_PARAMS = ("device", "channels_last", "compile")
-DEFAULT_PRECISION = "fp32"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -28,11 +25,58 @@ def declared_params(cls) -> dict:
     return merged
 
 
-def declared_choices(cls) -> dict:
+def _declared(cls, attribute: str) -> dict:
     merged: dict = {}
     for klass in reversed(cls.__mro__):
-        merged.update(klass.__dict__.get("choices", {}))
+        merged.update(klass.__dict__.get(attribute, {}))
     return merged
+
+
+def declared_choices(cls) -> dict:
+    return _declared(cls, "choices")
+
+
+def declared_ranges(cls) -> dict:
+    return _declared(cls, "ranges")
+
+
+def declared_invalid_examples(cls) -> dict:
+    return _declared(cls, "invalid_examples")
+
+
+_BOUND = re.compile(r"^\s*(>=|<=|>|<)\s*(\S+)\s*$")
+_INTERVAL = re.compile(r"^\s*([\[(])\s*(\S+)\s*,\s*(\S+)\s*([\])])\s*$")
+
+
+def parse_range(spec: str) -> tuple[float, bool, float, bool]:
+    """``"> 0"``, ``">= 1"``, ``"(0, 1]"``, ``"any"`` -> (low, low included, high, high included)."""
+    if spec.strip() == "any":
+        return -math.inf, False, math.inf, False
+    if found := _BOUND.match(spec):
+        op, value = found.group(1), float(found.group(2))
+        if op.startswith(">"):
+            return value, op == ">=", math.inf, False
+        return -math.inf, False, value, op == "<="
+    if found := _INTERVAL.match(spec):
+        return float(found.group(2)), found.group(1) == "[", float(found.group(3)), found.group(4) == "]"
+    raise ValueError(f"not a range: {spec!r} (expected e.g. '> 0', '>= 1', '(0, 1]' or 'any')")
+
+
+def in_range(value, spec: str) -> bool:
+    low, low_in, high, high_in = parse_range(spec)
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return (value > low or (low_in and value == low)) and (value < high or (high_in and value == high))
+
+
+def outside(spec: str, kind: type):
+    """A value of type ``kind`` just outside the range (None for ``any``): for conformance."""
+    low, low_in, high, high_in = parse_range(spec)
+    if low > -math.inf:
+        return kind(low - 1 if low_in else low)
+    if high < math.inf:
+        return kind(high + 1 if high_in else high)
+    return None
 
 
 def coerce(owner: str, key: str, value, default, choices=None):
@@ -61,6 +105,8 @@ def coerce(owner: str, key: str, value, default, choices=None):
         raise ParamError(f"{where} expects {kind.__name__}, got {value!r}")
     if choices and value not in choices:
         raise ParamError(f"{where} must be one of {', '.join(map(str, choices))}; got {value!r}")
+    if isinstance(value, float) and math.isnan(value):
+        raise ParamError(f"{where} must be a number, got nan")
     return value
 
 
@@ -88,6 +134,10 @@ def resolve(owner: str, cls, given: dict) -> dict:
     resolved = dict(defaults)
     for key, value in given.items():
         resolved[key] = coerce(owner, key, value, defaults[key], choices.get(key))
+    for key, spec in declared_ranges(cls).items():
+        if key in given and not in_range(resolved[key], spec):
+            where = f"in {spec.strip()}" if spec.strip()[0] in "[(" else spec.strip()
+            raise ParamError(f"{owner}: parameter '{key}' must be {where}, got {resolved[key]!r}")
     return resolved
 
 

@@ -92,6 +92,7 @@ class Plugins:
         self._by_hand: dict[str, str] = {}  # plugin name -> module name, registered by hand
         self._methods: Registry | None = None
         self._datasets: Registry | None = None
+        self._grids: dict | None = None
 
     def register(self, plugin, name: str, distribution: str = "(in-process)", version: str = "") -> None:
         """Register a plugin object by hand (tests, notebooks). A plugin module is also
@@ -105,7 +106,7 @@ class Plugins:
         except BenchboxError:
             self.unregister(name)  # leaves no trace of the broken plugin
             raise
-        self._methods = self._datasets = None
+        self._methods = self._datasets = self._grids = None
 
     def _check_hooks(self) -> None:
         """A hook implementation that matches no benchbox hook (a misspelling) is an error: it
@@ -125,7 +126,7 @@ class Plugins:
         self._by_hand.pop(name, None)
         self._dists.pop(name, None)
         self.pm.unregister(name=name)
-        self._methods = self._datasets = None
+        self._methods = self._datasets = self._grids = None
 
     def _build(self, hook, kind: str) -> Registry:
         registry = Registry(kind)
@@ -146,6 +147,19 @@ class Plugins:
         if self._datasets is None:
             self._datasets = self._build(self.pm.hook.benchbox_register_datasets, "dataset")
         return self._datasets
+
+    @property
+    def grids(self) -> dict:
+        """The grids and presets the plugins contribute (:func:`benchbox.grids.from_plugins`)."""
+        if self._grids is None:
+            from .grids import from_plugins
+
+            self._grids = from_plugins(self)
+        return self._grids
+
+    def make_dataset(self, name: str, params: dict, data_root=None, cache_dir=None):
+        """An instance of dataset ``name`` with ``params``, reading from ``data_root``."""
+        return self.datasets.get(name)(data_root=data_root, cache_dir=cache_dir, **params)
 
     def plugin_table(self) -> list[tuple[str, str, str, list[str], list[str]]]:
         """(plugin, distribution, version, methods, datasets) per plugin."""
@@ -180,8 +194,3 @@ def worker_plugins(by_hand=()) -> Plugins:
             plugins.register(importlib.import_module(module), name, distribution, version)
     return plugins
 
-
-def reset_plugins() -> None:
-    """Forget the loaded plugins (tests that install a plugin mid-session)."""
-    global _plugins
-    _plugins = None

@@ -32,19 +32,12 @@ def default_threads(jobs: int) -> int:
 
 def _work(cell, results_root: str, force: bool, checkpoint_every, threads: int, progress, by_hand) -> None:
     """Runs in the worker: one cell, then exit (the exit code says how it ended)."""
-    import torch
+    from .execute import run_in_worker
 
-    from .execute import DataCache, run_cell_locked
-    from .plugins import worker_plugins
-    from .store import ResultStore
-
-    torch.set_num_threads(threads)
-    plugins = worker_plugins(by_hand)
     try:
-        with StopRequests():
-            record = run_cell_locked(cell, plugins, DataCache(plugins), ResultStore(results_root), force=force,
-                                     checkpoint_every=checkpoint_every,
-                                     on_epoch=lambda *args: progress.put((cell.key, *args)))
+        record = run_in_worker(cell, results_root, force=force, checkpoint_every=checkpoint_every,
+                               by_hand=by_hand, threads=threads,
+                               on_epoch=lambda *args: progress.put((cell.key, *args)))
     except KeyboardInterrupt:  # Interrupted included: the state is saved
         sys.exit(INTERRUPTED)
     sys.exit(0 if record is not None else BUSY)
@@ -108,7 +101,7 @@ class PoolExecutor:
     def _outcome(cell, exitcode: int, plugins, store) -> dict | None:
         from .execute import failure_record
 
-        path = store.path(cell.dataset, cell.label, cell.seed, cell.key)
+        path = store.path(cell)
         if exitcode == BUSY:
             return None
         if exitcode == 0:

@@ -12,9 +12,6 @@ import traceback
 
 from .errors import BenchboxError
 
-_WORKER_STATE: dict = {}
-
-
 def _ray():
     try:
         import ray
@@ -24,20 +21,13 @@ def _ray():
 
 
 def _run_on_worker(cell, results_root: str, force: bool, checkpoint_every, by_hand=()):
-    """Executed by a Ray worker: the same code path as a local run, with the driver's plugins
-    (those registered by hand are imported by module name: put them on the workers' path)."""
+    """Executed by a Ray worker: the same entry point as a ``--jobs`` worker (those plugins
+    registered by hand are imported by module name: put them on the workers' path)."""
     import socket
 
-    from .plugins import worker_plugins
-    from .execute import DataCache, run_cell_locked
-    from .stopping import StopRequests
-    from .store import ResultStore
+    from .execute import run_in_worker
 
-    plugins = worker_plugins(by_hand)
-    data = _WORKER_STATE.setdefault("data", DataCache(plugins))  # splits stay loaded per worker
-    with StopRequests():  # a signalled worker saves its training state first
-        record = run_cell_locked(cell, plugins, data, ResultStore(results_root), force=force,
-                                 checkpoint_every=checkpoint_every)
+    record = run_in_worker(cell, results_root, force=force, checkpoint_every=checkpoint_every, by_hand=by_hand)
     return record, socket.gethostname()
 
 
@@ -82,5 +72,5 @@ class RayExecutor:
         first_line = str(error).splitlines()[0] if str(error) else ""
         message = f"worker failed {self.max_retries + 1} times: {type(error).__name__}: {first_line}"
         record = failure_record(cell, plugins.methods.provider(cell.method), message, traceback.format_exc())
-        store.write(store.path(cell.dataset, cell.label, cell.seed, cell.key), record)
+        store.write(store.path(cell), record)
         return record

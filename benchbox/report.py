@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import grids as grids_module
+from .experiment import method_of
 from .params import label as make_label
 from .params import parse_entry
 from .significance import against_chance, paired_bootstrap
@@ -48,7 +49,7 @@ def _save(fig, base: Path) -> list[Path]:
 
 def _order(labels) -> list[str]:
     rank = row_order()
-    return sorted(labels, key=lambda l: (rank.get(parse_entry(l)[0], len(rank)), l))
+    return sorted(labels, key=lambda l: (rank.get(method_of(l), len(rank)), l))
 
 
 def per_class_table(records: list[dict]) -> str:
@@ -98,14 +99,13 @@ def auroc_per_group_table(records: list[dict], subgroup=None, side: str = "abnor
     return table.to_markdown(disable_numparse=True)
 
 
-def _subgroup_of(dataset: str):
+def _subgroup_of(plugins, dataset: str):
     """The dataset plugin's ``subgroup`` (None where the plugin is not installed here, or the
     plugins do not load: the report then groups by class alone)."""
     from .errors import BenchboxError
-    from .plugins import Plugins
 
     try:
-        datasets = Plugins().datasets
+        datasets = plugins.datasets
     except BenchboxError:
         return None
     return datasets.get(dataset).subgroup if dataset in datasets else None
@@ -216,12 +216,12 @@ def significance_table(records: list[dict]) -> tuple[str, str]:
     return best, table
 
 
-def ablation_tables(records: list[dict]) -> dict[str, str]:
-    """The ablation tables (the grids.toml grids marked ``ablation = true``: the paper's Tables
+def ablation_tables(records: list[dict], plugins=None) -> dict[str, str]:
+    """The ablation tables (the plugins' grids marked ``ablation = true``, e.g. SALAD's Tables
     III–V): the rows of each present in the results (at least two), in the grid's order and
     named by its ``rows`` (the paper's row names) where it gives them."""
     out = {}
-    config = grids_module.load()
+    config = grids_module.load(plugins=plugins)
     for name, spec in config["grids"].items():
         if not spec.get("ablation"):
             continue
@@ -248,8 +248,7 @@ def _describe(records: list[dict]) -> str:
     versions = sorted({f"benchbox {r['versions']['benchbox']}, torch {r['versions']['torch']}" for r in records})
     devices = sorted({r.get("device", "?") for r in records})
     protocols = sorted({(r.get("split") or {}).get("protocol", "as generated") for r in records})
-    # Results made before the option existed have no precision: they trained in fp32.
-    precisions = sorted({r["method_params"].get("precision", "fp32") for r in records})
+    precisions = sorted({r["method_params"]["precision"] for r in records if "precision" in r["method_params"]})
     weights = sorted({f"{r['label']} {r['method_provenance']['weights_sha256'][:16]}" for r in records
                       if (r.get("method_provenance") or {}).get("weights_sha256")})
     return (f"Image size {values('image_size')}; epochs {values('epochs')}; batch size {values('batch_size')}; "
@@ -258,11 +257,15 @@ def _describe(records: list[dict]) -> str:
             f"threshold with the best F1 on the test scores (the SALAD paper's protocol, which uses test labels); "
             f"SEN@95SPE needs no threshold. "
             f"Versions: {'; '.join(versions)}. Devices: {'; '.join(devices)}. "
-            f"Training precision: {', '.join(p + (' autocast' if p == 'bf16' else '') for p in precisions)}."
+            f"Training precision: {', '.join(p + (' autocast' if p == 'bf16' else '') for p in precisions) or '–'}."
             + (f" Weights files read (SHA-256): {'; '.join(weights)}." if weights else ""))
 
 
-def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:
+def build(results_dir, out, tsne: tuple[str, str] | None = None, plugins=None) -> list[Path]:
+    """``plugins``: where datasets' ``subgroup`` hooks come from (default: the process's)."""
+    from .plugins import get_plugins
+
+    plugins = plugins or get_plugins()
     store = ResultStore(results_dir)
     records, problems = store.records()
     mixed = mixed_warnings(records)
@@ -310,7 +313,7 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:
         table6 = per_class_table(ds)
         write(f"{name}-table6.md", table6 + "\n")
         index += ["### Anomaly score per class (Table VI; mean ± std over test images, seeds pooled)", "", table6, ""]
-        subgroup = _subgroup_of(dataset)
+        subgroup = _subgroup_of(plugins, dataset)
         per_group = auroc_per_group_table(ds, subgroup)
         if per_group is not None:
             write(f"{name}-auroc-per-group.md", per_group + "\n")
@@ -331,7 +334,7 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None) -> list[Path]:
                   "AUC − 0.5: the same bootstrap against a constant score (chance), over all of a method's "
                   "seeds; an interval that holds 0 means the method is not shown to beat chance.",
                   "", sig, ""]
-        for table_name, text in ablation_tables(ds).items():
+        for table_name, text in ablation_tables(ds, plugins).items():
             write(f"{name}-{table_name}.md", text)
             index += [f"### Ablation, {table_name.replace('table', 'Table ')}", "", text, ""]
         index += ["### Reconstructions (Figs. 5/6)", ""]

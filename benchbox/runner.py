@@ -34,8 +34,7 @@ def run_grid(cells: list[Cell], plugins: Plugins, store: ResultStore, *, force: 
     summary = GridSummary()
     todo = []
     for cell in cells:
-        path = store.path(cell.dataset, cell.label, cell.seed, cell.key)
-        if not force and store.status(path) == "ok":
+        if not force and store.status(store.path(cell)) == "ok":
             summary.skipped.append(cell)
         else:
             todo.append(cell)

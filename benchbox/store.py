@@ -1,8 +1,9 @@
 """The result store: one JSON file per grid cell, written atomically.
 
 ``<results>/<dataset>/<label>__seed<k>__<key>.json`` where ``key`` hashes everything that
-defines the experiment. A file exists only once complete (temp file + fsync + rename), so
-a run killed at any moment never leaves a half-written result that looks finished.
+defines the experiment (:class:`benchbox.experiment.Experiment`). A file exists only once
+complete (temp file + fsync + rename), so a run killed at any moment never leaves a
+half-written result that looks finished.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA = 1
-REQUIRED = ("schema", "status", "key", "label", "method", "dataset", "seed")
+SCHEMA = 2  # 2: the experiment in one field; keys hash it (1: before, re-keyed by tools/rekey_records.py)
+REQUIRED = ("schema", "status", "key", "label", "method", "dataset", "seed", "experiment")
 STATUSES = ("ok", "failed", "diverged")
 
 
@@ -43,8 +44,12 @@ class ResultStore:
     def __init__(self, root):
         self.root = Path(root)
 
-    def path(self, dataset: str, label: str, seed: int, key: str) -> Path:
-        return self.root / slug(dataset) / f"{slug(label)}__seed{seed}__{key[:12]}.json"
+    def path(self, cell) -> Path:
+        """Where the result of ``cell`` (a :class:`~benchbox.plan.Cell` or its
+        :class:`~benchbox.experiment.Experiment`) is kept."""
+        experiment = getattr(cell, "experiment", cell)
+        return (self.root / slug(experiment.dataset)
+                / f"{slug(experiment.label)}__seed{experiment.seed}__{experiment.key[:12]}.json")
 
     def read(self, path: Path) -> dict:
         """A record, or ValueError saying why the file is not one."""
@@ -54,6 +59,9 @@ class ResultStore:
             raise ValueError(f"{path}: not a readable result file ({error})") from None
         if not isinstance(record, dict):
             raise ValueError(f"{path}: not a result record (top level is not an object)")
+        if "schema" in record and record["schema"] != SCHEMA:
+            raise ValueError(f"{path}: result schema {record.get('schema')!r}, this benchbox reads {SCHEMA} "
+                             f"(re-key older results once with tools/rekey_records.py)")
         missing = [k for k in REQUIRED if k not in record]
         if missing:
             raise ValueError(f"{path}: not a result record (missing {', '.join(missing)})")

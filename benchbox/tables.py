@@ -8,13 +8,12 @@ SEN and SPE).
 
 from __future__ import annotations
 
-import functools
 import math
 
 import pandas as pd
 
 from .metrics import PROTOCOLS, sensitivity_at_specificity
-from .params import DEFAULT_PRECISION, EXECUTION_PARAMS
+from .experiment import Experiment
 
 METRICS = ("auroc", "f1", "acc", "sen", "spe", "auprc", "bacc", "sen95")
 HEADERS = {"auroc": "AUC", "f1": "F1", "acc": "ACC", "sen": "SEN", "spe": "SPE", "auprc": "AUPRC",
@@ -22,27 +21,13 @@ HEADERS = {"auroc": "AUC", "f1": "F1", "acc": "ACC", "sen": "SEN", "spe": "SPE",
 PERCENT = {"f1", "acc", "sen", "spe", "bacc", "sen95"}  # shown in % like the paper
 
 
-@functools.lru_cache(maxsize=1)
 def row_order() -> dict[str, int]:
-    """Method -> rank: the order of the ``table1`` grid of grids.toml (the paper's Table I, then
-    the floors); other methods follow alphabetically."""
-    from .grids import grid, load
-    from .params import parse_entry
+    """Method -> rank: the order of first appearance in the plugins' grids
+    (:func:`benchbox.grids.row_order`)."""
+    from .grids import load
+    from .grids import row_order as order_of
 
-    return {parse_entry(entry)[0]: i for i, entry in enumerate(grid(load(), "table1"))}
-
-
-def _config_items(record: dict) -> dict[str, str]:
-    """What defines a record's experiment apart from its seed (as its key does), flattened to
-    name -> value."""
-    params = {"precision": DEFAULT_PRECISION, **(record.get("method_params") or {})}
-    items = {k: repr(v) for k, v in params.items() if k not in (*EXECUTION_PARAMS, "seed")}
-    items.update({f"{record['dataset']}.{k}": repr(v) for k, v in (record.get("dataset_params") or {}).items()})
-    items["image_size"] = repr(record.get("image_size"))
-    items["revision"] = repr(record.get("method_revision", 0))
-    items["data"] = str(record.get("data_fingerprint") or "")
-    items["test set"] = str((record.get("test_set") or {}).get("hash", ""))[:12]
-    return items
+    return order_of(load())
 
 
 def experiment_labels(records: list[dict]) -> list[str]:
@@ -54,7 +39,10 @@ def experiment_labels(records: list[dict]) -> list[str]:
         groups.setdefault((r["dataset"], r["label"]), []).append(i)
     labels = [r["label"] for r in records]
     for indices in groups.values():
-        configs = [_config_items(records[i]) for i in indices]
+        # The experiment, and the test set it was measured on: a guard against a dataset whose
+        # fingerprint misses a change (one that declares its parameters define its data).
+        configs = [{**Experiment.from_record(records[i]).group(),
+                    "test set": str((records[i].get("test_set") or {}).get("hash", ""))[:12]} for i in indices]
         keys = sorted({k for c in configs for k in c})
         differing = [k for k in keys if len({c.get(k) for c in configs}) > 1]
         if not differing:

@@ -61,9 +61,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def paper_lr_lambda(epochs: int) -> Callable[[int], float]:
-    """Constant LR for the first half of the epochs, then linear decay towards zero (IV-B:
-    100 constant + 100 decaying for 200 epochs; the schedule scales with ``epochs``)."""
+def constant_then_linear_lambda(epochs: int) -> Callable[[int], float]:
+    """Constant LR for the first half of the epochs, then linear decay towards zero (the
+    CycleGAN-style schedule the SALAD paper and its baselines train with; it scales with
+    ``epochs``)."""
     constant = epochs // 2
     decay = epochs - constant
 
@@ -83,7 +84,7 @@ def cosine_lr_lambda(epochs: int) -> Callable[[int], float]:
 
 #: ``lr_schedule`` -> the LR factor per epoch, given the number of epochs.
 LR_SCHEDULES: dict[str, Callable[[int], Callable[[int], float]]] = {
-    "paper": paper_lr_lambda, "cosine": cosine_lr_lambda, "constant": lambda epochs: (lambda epoch: 1.0)}
+    "constant_then_linear": constant_then_linear_lambda, "cosine": cosine_lr_lambda, "constant": lambda epochs: (lambda epoch: 1.0)}
 
 
 class TorchMethod(Method):
@@ -93,7 +94,7 @@ class TorchMethod(Method):
         "epochs": 15,
         "batch_size": 64,
         "lr": 2e-4,
-        "lr_schedule": "paper",
+        "lr_schedule": "constant_then_linear",
         "device": "cpu",
         # How it runs (see EXECUTION_PARAMS in params.py): bf16 autocast for training (losses
         # that need fp32, like SSIM, opt out; scoring stays fp32, since bf16's 8 bits of
@@ -103,6 +104,8 @@ class TorchMethod(Method):
         "compile": False,
     }
     choices = {"lr_schedule": tuple(LR_SCHEDULES), "precision": ("fp32", "bf16")}
+    ranges = {"epochs": ">= 1", "batch_size": ">= 1", "lr": "> 0"}
+    invalid_examples = {"device": "no-such-device"}
     #: Images per scoring batch (memory only, scores do not depend on it).
     score_batch_size = 256
 
@@ -128,11 +131,7 @@ class TorchMethod(Method):
 
     # -- the loop ----------------------------------------------------------------------
     def validate(self) -> None:
-        for key in ("epochs", "batch_size"):
-            if getattr(self, key) < 1:
-                raise ParamError(f"{self.name}: {key} must be at least 1, got {getattr(self, key)}")
-        if not self.lr > 0:
-            raise ParamError(f"{self.name}: lr must be positive, got {self.lr}")
+        resolve_device(self.device)  # an unknown device, or CUDA where there is none
 
     def setup(self, image_size: int) -> None:
         """Seed, then build the networks and optimisers on the device, as ``fit`` does first

@@ -35,7 +35,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from benchbox.execute import device_description
-from benchbox.plan import make_dataset, plan
+from benchbox.plan import plan
 from benchbox.plugins import Plugins
 from benchbox.training import resolve_device
 
@@ -70,7 +70,7 @@ def main(argv=None) -> None:
     cells = plan(plugins, args.methods, [args.dataset], [int(seed) for seed in args.seeds.split(",")],
                  image_size=args.size, epochs=args.epochs, device=args.device, precision=args.precision,
                  data_root=args.data_root)
-    dataset = make_dataset(plugins, args.dataset, cells[0].dataset_params, args.data_root)
+    dataset = plugins.make_dataset(args.dataset, cells[0].dataset_params, args.data_root)
     train, test = dataset.load("train", args.size), dataset.load("test", args.size)
     rows = []
     for cell in cells:

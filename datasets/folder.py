@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from benchbox.contracts import Dataset, ImageSet
+from benchbox.digests import content_digests
 from benchbox.errors import DataError, ParamError
 
 from .imagefiles import list_images, load_cached
@@ -48,6 +49,8 @@ class FolderDataset(Dataset):
     params = {"normal_class": "NORMAL", "protocol": "auto", "dev_holdout": 0.2, "split_seed": 0,
               "group_pattern": "", "skip_bad": False}
     choices = {"protocol": ("auto", "official", "dev")}
+    ranges = {"dev_holdout": "(0, 1)", "split_seed": ">= 0"}
+    invalid_examples = {"normal_class": "NO_SUCH_CLASS", "group_pattern": "(unclosed"}
     layout = "ROOT/{train,test[,val]}/<class>/*.{jpeg,jpg,png,...}, the normal class a folder named like --param folder.normal_class"
     published = "your own data"
     #: Subfolders of the given root tried in turn (OCT2017 zips unpack into one).
@@ -108,7 +111,13 @@ class FolderDataset(Dataset):
         return folders
 
     def validate(self) -> None:
-        """Before anything runs: the training split lists, and holds the normal class."""
+        """Before anything runs: the patient pattern compiles, the training split lists, and
+        holds the normal class."""
+        try:
+            re.compile(self.group_pattern)
+        except re.error as error:
+            raise ParamError(f"{self.name}: group_pattern {self.group_pattern!r} is not a regular "
+                             f"expression ({error})") from None
         classes = sorted({c for _, c in self.files("train")})
         if not any(self.is_normal(c) for c in classes) and not self.train_extra():
             raise self.missing(f"no normal training images: no class folder named {self.normal_class!r} "
@@ -141,19 +150,13 @@ class FolderDataset(Dataset):
         """The patient id in a file name (``group_pattern``), or None: the image alone."""
         if not self.group_pattern:
             return None
-        try:
-            found = re.search(self.group_pattern, path.name)
-        except re.error as error:
-            raise ParamError(f"{self.name}: group_pattern {self.group_pattern!r} is not a regular "
-                             f"expression ({error})") from None
+        found = re.search(self.group_pattern, path.name)  # compiled in validate() already
         if found is None:
             return None
         return found.group(1) if found.re.groups else found.group(0)
 
     def dev_split(self) -> tuple[list, list]:
         """(train items, test items) of the dev protocol, from train/ alone, split by patient."""
-        if not 0.0 < self.dev_holdout < 1.0:
-            raise ParamError(f"{self.name}: dev_holdout must be in (0, 1), got {self.dev_holdout}")
         items = self.files("train")
         normal = [it for it in items if self.is_normal(it[1])] + self.train_extra()
         anomalous = [it for it in items if not self.is_normal(it[1])]
@@ -208,9 +211,14 @@ class FolderDataset(Dataset):
         return ImageSet(torch.from_numpy(images).unsqueeze(1), labels, classes, ids)
 
     def fingerprint(self) -> str:
+        """Every split's files: relative path, class and content digest (read once, then cached
+        by path, size and mtime: :mod:`benchbox.digests`)."""
         root = self._root()
-        listed = {split: sorted((p.relative_to(root).as_posix(), c) for p, c in self.items(split))
-                  for split in self.splits()}
+        listed = {}
+        for split in self.splits():
+            items = self.items(split)
+            digests = content_digests(root, [p for p, _ in items], self.cache_dir)
+            listed[split] = sorted((p.relative_to(root).as_posix(), c, d) for (p, c), d in zip(items, digests))
         return hashlib.sha256(json.dumps(listed, sort_keys=True).encode()).hexdigest()[:16]
 
     def provenance(self) -> dict:

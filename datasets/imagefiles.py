@@ -1,8 +1,9 @@
 """Reading image files: decode with Pillow to one channel, bicubic resize, uint8, cached.
 
-The cache holds one ``.npy`` file per (dataset, split, size, file list) under the cache
-directory; its key hashes every file's relative path, size and modification time, so an
-added, removed or modified file gives a new key. Writes are atomic (temp file + rename).
+The cache holds one ``.npz`` file per (dataset, split, size, file list) under the cache
+directory; its key hashes every file's relative path and content digest
+(:mod:`benchbox.digests`), so an added, removed or modified file gives a new key and a fresh
+copy of the same files finds the same entry. Writes are atomic (temp file + rename).
 """
 
 from __future__ import annotations
@@ -17,16 +18,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from benchbox.digests import content_digests, default_cache_dir
 from benchbox.errors import DataError
 
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff"}
-
-
-def default_cache_dir() -> Path:
-    if os.environ.get("BENCHBOX_CACHE_DIR"):
-        return Path(os.environ["BENCHBOX_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "benchbox"
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -97,18 +92,16 @@ def decode_all(paths: list[Path], size: int, skip_bad: bool = False) -> tuple[np
     return stack, kept
 
 
-def file_key(root: Path, paths: list[Path], extra) -> str:
-    """Hash of (relative path, size, mtime) of every file plus ``extra`` (name, split, size)."""
-    entries = []
-    for p in paths:
-        stat = p.stat()
-        entries.append((p.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns))
+def file_key(root: Path, paths: list[Path], extra, cache_dir=None) -> str:
+    """Hash of (relative path, content digest) of every file plus ``extra`` (name, size, ...)."""
+    digests = content_digests(root, paths, cache_dir)
+    entries = [(p.relative_to(root).as_posix(), d) for p, d in zip(paths, digests)]
     return hashlib.sha256(json.dumps([extra, entries]).encode()).hexdigest()
 
 
 def load_cached(root: Path, paths: list[Path], size: int, cache_dir, name: str, skip_bad: bool):
     """(images N×size×size uint8, indices of ``paths`` kept), from the cache when possible."""
-    key = file_key(root, paths, [name, size, skip_bad])
+    key = file_key(root, paths, [name, size, skip_bad], cache_dir)
     folder = Path(cache_dir) if cache_dir else default_cache_dir()
     target = folder / name / f"{key[:32]}.npz"
     if target.exists():

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from benchbox.contracts import Dataset, ImageSet
+from benchbox.digests import content_digests
 from benchbox.errors import DataError, ParamError
 
 CLASS_NAMES = {
@@ -27,6 +28,7 @@ class MedMNIST(Dataset):
     name = "medmnist"
     env_var = "BENCHBOX_MEDMNIST_FILE"
     params = {"normal_label": -1}  # -1: from the file name (octmnist 3, pneumoniamnist 0)
+    ranges = {"normal_label": ">= -1"}
     published = "MedMNIST v2, Yang et al., Scientific Data 2023 (zenodo.org/records/10519652)"
     layout = "an .npz file with train_images, train_labels, test_images, test_labels[, val_*]"
 
@@ -41,8 +43,9 @@ class MedMNIST(Dataset):
         return (str(path), path.is_file())
 
     def fingerprint(self) -> str:
-        path = self.path()  # the file's name and size: cheap, and changes with other data
-        return hashlib.sha256(f"{path.name}:{path.stat().st_size}".encode()).hexdigest()[:16]
+        path = self.path()  # the file's name and content (digest cached by size and mtime)
+        digest = content_digests(path.parent, [path], self.cache_dir)[0]
+        return hashlib.sha256(f"{path.name}:{digest}".encode()).hexdigest()[:16]
 
     def flavour(self) -> str:
         stem = self.path().stem.lower()
@@ -75,6 +78,13 @@ class MedMNIST(Dataset):
             raise ParamError(f"medmnist: cannot tell the normal label of {self.path().name}; "
                              f"set --param medmnist.normal_label=N")
         return NORMAL_LABEL[flavour]
+
+    def validate(self) -> None:
+        """Before anything runs: the file reads, and its training split holds the normal label."""
+        labels = np.asarray(self._arrays().get("train_labels", np.zeros(0))).reshape(-1)
+        if labels.size and not (labels == self.normal()).any():
+            raise ParamError(f"medmnist: {self.path()} has no training image with the normal label "
+                             f"{self.normal()} (normal_label); its training labels: {sorted(set(labels.tolist()))}")
 
     def load(self, split: str, image_size: int) -> ImageSet:
         arrays, path = self._arrays(), self.path()

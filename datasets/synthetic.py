@@ -48,7 +48,7 @@ def _normal_geometry(rng: np.random.Generator, n: int, size: int, position: floa
     return bounds
 
 
-def _render(bounds: np.ndarray, size: int, rng: np.random.Generator, brightness: np.ndarray):
+def _render(bounds: np.ndarray, size: int, brightness: np.ndarray):
     y = np.linspace(0.0, 1.0, size)[None, :, None]
     n = len(bounds)
     layer = np.zeros((n, size, size), dtype=np.int64)
@@ -79,7 +79,7 @@ def generate(n_normal: int, n_drusen: int, n_fluid: int, size: int, seed: int, p
             cy = float(np.interp(cx, x, (bounds[i, 0] + bounds[i, 3]) / 2))
             fluid.append((i, cx, cy, rng.uniform(0.10, 0.18), rng.uniform(0.05, 0.08)))
     brightness = rng.uniform(0.8, 1.15, n)
-    images = _render(bounds, size, rng, brightness)
+    images = _render(bounds, size, brightness)
     yy, xx = np.meshgrid(np.linspace(0, 1, size), np.linspace(0, 1, size), indexing="ij")
     for i, cx, cy, rx, ry in fluid:
         images[i][((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0] = 0.05
@@ -95,6 +95,9 @@ class Synthetic(Dataset):
               # Variation of the normal retinas: half-range of the vertical position, largest
               # tilt, foveal pit (see the module docstring; 0.06, 0.12, false: the first version).
               "position": 0.15, "tilt": 0.25, "fovea": True}
+    ranges = {"n_train": ">= 2", "n_val": ">= 2", "n_test": ">= 2", "anomaly_share": "(0, 1)", "seed": ">= 0",
+              "position": "[0, 0.3]",  # the retina stays inside the image
+              "tilt": ">= 0"}
     default_image_size = 32
     # Small batches: more optimiser steps for the same CPU time (methods converge in seconds).
     default_epochs = 5
@@ -104,20 +107,10 @@ class Synthetic(Dataset):
     def splits(self):
         return ["train", "val", "test"]
 
-    def validate(self):
-        if not 0.0 <= self.position <= 0.3 or self.tilt < 0.0:
-            raise ParamError(f"synthetic: position must be in [0, 0.3] (the retina stays inside the image) "
-                             f"and tilt ≥ 0; got position={self.position}, tilt={self.tilt}")
-
     def load(self, split: str, image_size: int) -> ImageSet:
-        self.validate()
         if split not in _SPLIT_SEEDS:
             raise ParamError(f"synthetic: no split {split!r}; splits: train, val, test")
-        if not 0.0 < self.anomaly_share < 1.0:
-            raise ParamError(f"synthetic: anomaly_share must be in (0, 1), got {self.anomaly_share}")
         total = {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
-        if total < 2:
-            raise ParamError(f"synthetic: n_{split} must be at least 2, got {total}")
         n_anomalous = 0 if split == "train" else max(2, int(round(total * self.anomaly_share)))
         n_drusen = n_anomalous // 2
         images, classes = generate(total - n_anomalous, n_drusen, n_anomalous - n_drusen, image_size,

@@ -1,5 +1,7 @@
 """Built-in method plugins, registered through the same hook as third-party ones."""
 
+from pathlib import Path
+
 from benchbox.hookspecs import hookimpl
 
 
@@ -17,3 +19,10 @@ def benchbox_register_methods(register):
 
     for cls in (AE, VAE, FAnoGANMethod, GANomaly, SSIMAE, SALAD, PixelPCA, PixelKNN, IntensityFloor, CutPaste, PatchCore):
         register(cls)
+
+
+@hookimpl
+def benchbox_register_grids(register):
+    here = Path(__file__).parent
+    register(here / "grids.toml")  # Table I, the default grid, the cpu preset
+    register(here / "salad" / "grids.toml")  # the SALAD paper's protocol and ablations

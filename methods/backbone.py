@@ -92,6 +92,7 @@ class BackboneParams:
     """Parameters shared by every method built on the backbone."""
 
     params = {"width": 32, "max_width": 256, "latent_dim": 128}
+    ranges = {"width": ">= 1", "max_width": ">= 1", "latent_dim": ">= 1"}
 
     @classmethod
     def check_image_size(cls, image_size: int) -> None:

@@ -4,13 +4,13 @@ a file the user names, and a run records the file's SHA-256."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 import torchvision
 from torch import nn
 
+from benchbox.digests import file_sha256
 from benchbox.errors import ParamError
 
 ARCHS = ("resnet18", "wide_resnet50_2")
@@ -30,19 +30,16 @@ def resnet(arch: str, in_channels: int = 3) -> nn.Module:
     return model
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def check_weights_file(path: str, owner: str) -> None:
+    """While planning: the weights file a method names exists."""
+    if not Path(path).is_file():
+        raise ParamError(f"{owner}: weights file {path!r} does not exist")
 
 
 def load_weights(model: nn.Module, path: str, owner: str) -> str:
     """Load a torchvision state dict (its ``fc.*`` entries are ignored) into ``model``;
     returns the file's SHA-256. Errors name the file and say what was expected."""
-    if not Path(path).is_file():
-        raise ParamError(f"{owner}: weights file {path!r} does not exist")
+    check_weights_file(path, owner)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:

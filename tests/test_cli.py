@@ -40,7 +40,7 @@ def cli(tmp_path, monkeypatch):
     (["run", "--methods", "ae", "--dataset", "oct", "--data-root", "nowhere/oct"],
      "no data found (nowhere/oct has no train/ folder). Expected layout: ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}"),
     (["run", "--methods", "ae", "--dataset", "chest_xray"], "no --data-root given, and $BENCHBOX_CHEST_XRAY_ROOT is not set"),
-    (["run", "--methods", "ae", "--param", "synthetic.position=0.5"], "synthetic: position must be in [0, 0.3]"),
+    (["run", "--methods", "ae", "--param", "synthetic.position=0.5"], "synthetic: parameter 'position' must be in [0, 0.3], got 0.5"),
 ])
 def test_user_mistakes_are_explained(cli, args, expected):
     result = cli(*args)
@@ -87,7 +87,7 @@ def test_preset_values_and_explicit_override(cli):
 
 def test_unknown_grid_lists_known(cli):
     result = cli("run", "--grid", "table9")
-    assert result.exit_code != 0 and "unknown grid 'table9'" in result.output and "table3" in result.output
+    assert result.exit_code == 2 and "unknown grid 'table9'" in result.output and "table3" in result.output
 
 
 def test_unwritable_results_dir_is_named(cli, tmp_path):

@@ -91,7 +91,7 @@ def test_group_pattern_and_protocol_are_checked(tmp_path):
     make_tree(tmp_path, ["train"], ["NORMAL", "PNEUMONIA"], n=4)
     bad = FolderDataset(data_root=str(tmp_path), cache_dir=str(tmp_path / "c"), group_pattern="(")
     with pytest.raises(ParamError, match=r"group_pattern '\('"):
-        bad.dev_split()
+        bad.validate()  # while planning
     with pytest.raises(ParamError, match="protocol"):
         FolderDataset(data_root=str(tmp_path), protocol="test")
     official = FolderDataset(data_root=str(tmp_path), cache_dir=str(tmp_path / "c"), protocol="official")

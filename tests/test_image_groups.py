@@ -6,7 +6,7 @@ import json
 import numpy as np
 from PIL import Image
 
-from .conftest import benchmark_script
+from .conftest import benchmark_script, result_record
 
 image_groups = benchmark_script("image_groups")
 
@@ -35,10 +35,9 @@ def test_groups_and_framing(tmp_path, monkeypatch):
     ids = ["test/NORMAL/IM-0001-0001.jpeg", "test/NORMAL/NORMAL2-IM-0007-0001.jpeg",
            "test/PNEUMONIA/person1_virus_6.jpeg", "test/PNEUMONIA/person78_bacteria_1.jpeg"]
     for protocol, name in (("auto", "ae__seed0__aaaaaaaaaaaa.json"), ("dev", "ae__seed0__bbbbbbbbbbbb.json")):
-        cell = {"schema": 1, "status": "ok", "key": name, "label": "ae", "method": "ae", "dataset": "chest_xray",
-                "seed": 0, "metrics": {"auroc": 0.5}, "dataset_params": {"protocol": protocol},
-                "image_size": 20, "epochs": 1,
-                "scores": {"ids": ids, "labels": [0, 0, 1, 1], "scores": [0.7, 0.1, 0.5, 0.6]}}
+        cell = result_record("ae", 0, "chest_xray", metrics={"auroc": 0.5}, dataset_params={"protocol": protocol},
+                             image_size=20, epochs=1,
+                             scores={"ids": ids, "labels": [0, 0, 1, 1], "scores": [0.7, 0.1, 0.5, 0.6]})
         (tmp_path / "cells" / "chest_xray").mkdir(parents=True, exist_ok=True)
         (tmp_path / "cells" / "chest_xray" / name).write_text(json.dumps(cell))
     image_groups.main(["--data-root", str(root), "--size", "20", "--out", str(tmp_path / "out"),

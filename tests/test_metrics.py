@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 from benchbox.errors import DataError
 from benchbox.metrics import at_threshold, best_f1_threshold, evaluate
 
+from .conftest import result_record
+
 
 def test_hand_computed_example():
     labels = [0, 0, 0, 1, 1, 1]
@@ -80,10 +82,9 @@ def test_tables_show_the_trustworthy_columns_beside_the_papers():
     from benchbox.tables import render
     labels = [0] * 20 + [1] * 10
     scores = list(range(20)) + [17.5, 19.5] + list(range(20, 28))  # SEN@95SPE: 9 of 10
-    record = {"schema": 1, "status": "ok", "key": "k", "label": "ae", "method": "ae", "dataset": "d",
-              "seed": 0, "scores": {"labels": labels, "scores": scores},
-              "metrics": {"auroc": 0.9, "auprc": 0.9,  # a record made before SEN@95SPE was stored
-                          "thresholds": {"test_best_f1": {"f1": 0.8, "acc": 0.8, "sen": 1.0, "spe": 0.6}}}}
+    record = result_record("ae", 0, scores={"labels": labels, "scores": scores},
+                           metrics={"auroc": 0.9, "auprc": 0.9,  # a record made before SEN@95SPE was stored
+                                    "thresholds": {"test_best_f1": {"f1": 0.8, "acc": 0.8, "sen": 1.0, "spe": 0.6}}})
     text = render([record])
     assert "BACC" in text and "SEN@95SPE" in text
     row = next(line for line in text.splitlines() if line.startswith("| ae"))

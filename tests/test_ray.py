@@ -65,7 +65,7 @@ def test_dead_worker_is_retried_or_recorded_failed(local_ray, tmp_path):
     assert [c.method for c, _ in summary.done] == ["crash_once"]  # retried, then finished
     (cell, record), = summary.failed
     assert cell.method == "crash_always" and "worker failed 2 times" in record["error"]
-    stored = json.loads(ResultStore(tmp_path / "r").path("synthetic", cell.label, 0, cell.key).read_text())
+    stored = json.loads(ResultStore(tmp_path / "r").path(cell).read_text())
     assert stored["status"] == "failed"  # recorded, never lost silently
 
 

@@ -92,7 +92,7 @@ def test_live_lock_is_respected_and_dead_lock_taken_over(tmp_path):
     store = ResultStore(tmp_path)
     overrides = [("synthetic", "n_train", "32"), ("synthetic", "n_test", "16")]
     cells = plan(plugins, ["ae"], ["synthetic"], [0], epochs=1, overrides=overrides, image_size=32)
-    path = store.path("synthetic", "ae", 0, cells[0].key)
+    path = store.path(cells[0])
     lock = path.parent / ".locks" / f"{path.stem}.lock"
     lock.parent.mkdir(parents=True)
     import socket

@@ -48,7 +48,7 @@ def test_resume_skips_done_and_recomputes_only_deleted(grid_plugins, tmp_path):
     assert len(first.done) == 3 and Constant.fits == 3
     second = run_grid(cells, grid_plugins, store)
     assert len(second.skipped) == 3 and not second.done and Constant.fits == 3
-    victim = store.path("synthetic", "constant", 1, cells[1].key)
+    victim = store.path(cells[1])
     victim.unlink()
     third = run_grid(cells, grid_plugins, store)
     assert [c.seed for c, _ in third.done] == [1] and Constant.fits == 4
@@ -61,7 +61,7 @@ def test_failed_cell_is_recorded_and_grid_continues(grid_plugins, tmp_path):
     cells = plan(grid_plugins, ["broken", "constant"], ["synthetic"], [0], overrides=SMALL)
     summary = run_grid(cells, grid_plugins, store)
     assert len(summary.failed) == 1 and len(summary.done) == 1
-    record = json.loads(store.path("synthetic", "broken", 0, cells[0].key).read_text())
+    record = json.loads(store.path(cells[0]).read_text())
     assert record["status"] == "failed" and "boom on purpose" in record["error"]
     again = run_grid(cells, grid_plugins, store)  # failed cells are retried, done ones not
     assert [c.label for c, _ in again.failed] == ["broken"] and len(again.skipped) == 1
@@ -100,7 +100,7 @@ def test_corrupt_result_is_reported_and_skipped(grid_plugins, tmp_path):
     store = ResultStore(tmp_path)
     cells = plan(grid_plugins, ["constant"], ["synthetic"], [0, 1], overrides=SMALL)
     run_grid(cells, grid_plugins, store)
-    path = store.path("synthetic", "constant", 0, cells[0].key)
+    path = store.path(cells[0])
     path.write_text(path.read_text()[:100])
     records, problems = store.records()
     assert len(records) == 1 and len(problems) == 1 and str(path) in problems[0]
@@ -121,6 +121,6 @@ def test_diverged_cell_is_recorded_with_epoch_and_loss(plugins, tmp_path):
     cells = plan(plugins, ["exploding", "constant"], ["synthetic"], [0], overrides=SMALL)
     summary = run_grid(cells, plugins, store)
     assert len(summary.failed) == 1 and len(summary.done) == 1
-    record = json.loads(store.path("synthetic", "exploding", 0, cells[0].key).read_text())
+    record = json.loads(store.path(cells[0]).read_text())
     assert record["status"] == "diverged" and record["diverged"] == {"epoch": 3, "loss": "l1"}
     assert "diverged at epoch 3: loss 'l1'" in record["error"]

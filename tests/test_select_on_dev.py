@@ -2,17 +2,17 @@
 
 import pytest
 
+from benchbox.experiment import Experiment
 from benchbox.store import ResultStore
 
-from .conftest import benchmark_script
+from .conftest import benchmark_script, result_record
 
 select_on_dev = benchmark_script("select_on_dev")
 
 
 def write(store, label, seed, auroc, protocol="dev"):
-    record = {"schema": 1, "status": "ok", "key": f"{label}{seed}", "label": label, "method": "salad",
-              "dataset": "chest_xray", "seed": seed, "metrics": {"auroc": auroc}, "split": {"protocol": protocol}}
-    store.write(store.path("chest_xray", label, seed, record["key"]), record)
+    record = result_record(label, seed, "chest_xray", metrics={"auroc": auroc}, split={"protocol": protocol})
+    store.write(store.path(Experiment.from_record(record)), record)
 
 
 def test_highest_mean_dev_auroc_wins_and_the_default_keeps_ties(tmp_path):

@@ -4,10 +4,11 @@ import pytest
 
 from benchbox.tables import render
 
+from .conftest import result_record
+
 
 def record(method, seed, auroc, f1, dataset="oct", status="ok"):
-    r = {"schema": 1, "status": status, "key": f"{method}{seed}", "label": method, "method": method,
-         "dataset": dataset, "seed": seed, "seeds_requested": [0, 1, 2]}
+    r = result_record(method, seed, dataset, status, seeds_requested=[0, 1, 2])
     if status == "ok":
         r["metrics"] = {"auroc": auroc, "auprc": auroc,
                         "thresholds": {"test_best_f1": {"f1": f1, "acc": 0.5, "sen": 0.9, "spe": 0.1}}}
@@ -58,10 +59,14 @@ def test_one_label_with_two_experiments_is_never_averaged():
     """AE at 1 epoch (seed 0) and at 200 epochs (seed 1) in one folder: two rows, each n = 1,
     named by what differs, not one row 'ae, n = 2'."""
     from benchbox.tables import mixed_warnings
-    short, long = record("ae", 0, 0.6, 0.7), record("ae", 1, 0.8, 0.9)
-    for r, epochs in ((short, 1), (long, 200)):
-        r.update(method_params={"seed": r["seed"], "epochs": epochs, "device": "cpu"}, image_size=64,
-                 test_set={"hash": "abc"})
+    def run(seed, auroc, epochs, device="cpu"):
+        r = result_record("ae", seed, "oct", method_params={"epochs": epochs}, seeds_requested=[0, 1, 2],
+                          test_set={"hash": "abc"})
+        r.update(method_params={"seed": seed, "epochs": epochs, "device": device},  # as it ran
+                 metrics=record("ae", seed, auroc, auroc + 0.1)["metrics"])
+        return r
+
+    short, long = run(0, 0.6, 1), run(1, 0.8, 200)
     text = render([short, long])
     rows = [line for line in text.splitlines() if line.startswith("| ae")]
     assert len(rows) == 2
@@ -69,7 +74,7 @@ def test_one_label_with_two_experiments_is_never_averaged():
     assert any(row.startswith("| ae (epochs=200)") and "0.8000" in row for row in rows)
     assert mixed_warnings([short, long]) and not mixed_warnings([short])
     # Seeds of one experiment (only the seed and where it ran differ) stay one row.
-    other_seed = dict(short, seed=2, method_params={"seed": 2, "epochs": 1, "device": "cuda"})
+    other_seed = run(2, 0.7, 1, device="cuda")
     assert sum(line.startswith("| ae") for line in render([short, other_seed]).splitlines()) == 1
 
 

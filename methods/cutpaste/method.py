@@ -13,7 +13,7 @@ from torch import nn
 from benchbox.contracts import ImageSet
 from benchbox.training import TorchMethod
 
-from ..resnet import load_weights, resnet
+from ..resnet import check_weights_file, load_weights, resnet
 from .augment import AUGMENTATIONS
 
 #: Which synthetic classes each variant trains against (class 0 is the normal image).
@@ -48,6 +48,13 @@ class CutPaste(TorchMethod):
         "head": 512,
     }
     choices = {"augment": tuple(VARIANTS), "arch": ("resnet18", "wide_resnet50_2")}
+    ranges = {"momentum": "[0, 1)", "weight_decay": ">= 0", "head": ">= 1"}
+    invalid_examples = {"weights": "/no/such/weights.pth"}
+
+    def validate(self):
+        super().validate()
+        if self.weights:
+            check_weights_file(self.weights, self.name)
 
     def build(self, image_size):
         net = CutPasteNet(1 + len(VARIANTS[self.augment]), self.arch, self.head)

@@ -21,6 +21,7 @@ class FAnoGANMethod(BackboneParams, TorchMethod):
 
     name = "fanogan"
     params = {"kappa": 1.0, "n_critic": 5, "gp_weight": 10.0, "lr": 1e-4, "lr_encoder": 5e-5}
+    ranges = {"kappa": ">= 0", "n_critic": ">= 1", "gp_weight": ">= 0", "lr_encoder": "> 0"}
     state_attributes = ("step_",)  # which critic step we are at: part of a checkpoint
 
     def phases(self):

@@ -28,12 +28,11 @@ class PixelPCA(Method):
     name = "pca"
     # A share of variance in (0, 1) keeps as many components as explain it; ≥ 1, that many.
     params = {"n_components": 0.95}
+    ranges = {"n_components": "> 0"}
 
     def fit(self, train: ImageSet, *, on_epoch=None):
         x = pixels(train.images)
         n = self.n_components
-        if not n > 0:
-            raise ParamError(f"pca: n_components must be a share in (0, 1) or a count ≥ 1, got {n}")
         # The full SVD is exact and deterministic, so the seed plays no part.
         self.pca_ = PCA(n_components=n if n < 1 else min(int(n), *x.shape), svd_solver="full").fit(x)
         return self
@@ -50,9 +49,10 @@ class PixelKNN(Method):
 
     name = "knn"
     params = {"k": 1}
+    ranges = {"k": ">= 1"}
 
     def fit(self, train: ImageSet, *, on_epoch=None):
-        if not 1 <= self.k <= len(train):
+        if self.k > len(train):  # the one check that needs the data
             raise ParamError(f"knn: k must be between 1 and the {len(train)} training images, got {self.k}")
         self.index_ = NearestNeighbors(n_neighbors=self.k, algorithm="brute").fit(pixels(train.images))
         return self

@@ -17,6 +17,7 @@ class GANomaly(BackboneParams, TorchMethod):
     name = "ganomaly"
     params = {"w_adv": 1.0, "w_con": 50.0, "w_enc": 1.0, "score_norm": "l1"}
     choices = {"score_norm": ("l1", "l2")}
+    ranges = {"w_adv": ">= 0", "w_con": ">= 0", "w_enc": ">= 0"}
 
     def build(self, image_size):
         self.nets_["generator"] = GANomalyGenerator(image_size, self.latent_dim, self.width, self.max_width)

@@ -14,7 +14,7 @@ from benchbox.contracts import ImageSet, Method
 from benchbox.errors import ParamError
 from benchbox.training import resolve_device, seed_everything
 
-from ..resnet import IMAGENET_MEAN, IMAGENET_STD, load_weights, resnet
+from ..resnet import IMAGENET_MEAN, IMAGENET_STD, check_weights_file, load_weights, resnet
 
 WHERE = ("save torchvision's ImageNet weights once on a machine with internet, e.g. "
          "torch.save(torchvision.models.wide_resnet50_2(weights='IMAGENET1K_V1').state_dict(), "
@@ -52,12 +52,15 @@ class PatchCore(Method):
         "device": "cpu",
     }
     choices = {"arch": ("resnet18", "wide_resnet50_2")}
+    ranges = {"neighbourhood": ">= 1", "feature_dim": ">= 1", "coreset_ratio": "(0, 1]", "projection_dim": ">= 1",
+              "reweight_neighbours": ">= 0", "batch_size": ">= 1"}
+    invalid_examples = {"weights": "/no/such/weights.pth", "layers": "2,9", "device": "no-such-device"}
 
     def validate(self):
         if not self.weights:
             raise ParamError(f"patchcore needs ImageNet weights and benchbox downloads nothing: {WHERE}")
-        if not 0 < self.coreset_ratio <= 1:
-            raise ParamError(f"patchcore: coreset_ratio must be in (0, 1], got {self.coreset_ratio}")
+        check_weights_file(self.weights, self.name)
+        resolve_device(self.device)
         if not set(self._layers()) <= {1, 2, 3, 4}:
             raise ParamError(f"patchcore: layers must be stage numbers 1–4, e.g. 2,3; got {self.layers!r}")
 

@@ -42,6 +42,9 @@ class SALAD(BackboneParams, TorchMethod):
         "ssl": SSL_MODES,
         "anomaly_score": ("feature", "image", "center"),
     }
+    ranges = {"alpha": ">= 0", "beta": ">= 0", "gamma": ">= 0", "delta": ">= 0", "eta": ">= 0",
+              "center_lr": "(0, 1]", "shared_layers": ">= 1", "ssim_window": ">= 1", "patch_width": ">= 1",
+              "mlp_hidden": ">= 1"}
     renamed = {"score": "anomaly_score"}  # `score` would hide the method; old spelling kept
 
     def build(self, image_size):

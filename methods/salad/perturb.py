@@ -13,11 +13,6 @@ import torch
 INPAINT, SHUFFLE, INTENSITY = 0, 1, 2
 
 
-def _randint(low, high, n, device):
-    """Integers uniform in [low, high] (inclusive), one per image."""
-    return torch.randint(low, high + 1, (n,), device=device)
-
-
 def inpaint(x: torch.Tensor, n_tiles: int = 5) -> torch.Tensor:
     """Replace ``n_tiles`` rectangles per image by uniform noise. Tile sides are in
     [H/8, H/5] × [W/8, W/5], so areas lie in [WH/64, WH/25] as in the paper."""

@@ -10,6 +10,7 @@ class SSIMAE(AE):
 
     name = "ssim_ae"
     params = {"ssim_window": 11, "latent_dim": 100}  # Bergmann et al.'s latent size d = 100
+    ranges = {"ssim_window": ">= 1"}
     revision = 1  # 1: SSIM of intensities in [0, 1], not of signed [-1, 1] values
 
     def train_step(self, x):

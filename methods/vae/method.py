@@ -12,6 +12,7 @@ class VAE(BackboneParams, TorchMethod):
 
     name = "vae"
     params = {"kl_weight": 1.0}
+    ranges = {"kl_weight": ">= 0"}
 
     def build(self, image_size):
         self.nets_["vae"] = VariationalAutoEncoder(image_size, self.latent_dim, self.width, self.max_width)

@@ -7,6 +7,7 @@ class MeanIntensity(benchbox.Method):
 
     name = "mean_intensity"
     params = {"power": 1.0}          # keyword parameters and their defaults (types from them)
+    ranges = {"power": "> 0"}        # allowed values, checked before anything trains
 
     def fit(self, train, *, on_epoch=None):   # train: ImageSet of normal images only
         self.mean_ = train.images.float().mean().item()   # learned state ends in _

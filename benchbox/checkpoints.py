@@ -29,7 +29,7 @@ class Cadence:
     seconds: float | None = None
 
     @classmethod
-    def parse(cls, every: "int | str | Cadence") -> "Cadence":
+    def parse(cls, every: int | str | Cadence) -> Cadence:
         """``--checkpoint-every``: N epochs (``5``) or a duration (``90s``, ``10m``, ``1h``)."""
         if isinstance(every, Cadence):
             return every
@@ -40,8 +40,10 @@ class Cadence:
         except ValueError:
             value = 0
         if not value > 0:
-            raise ParamError(f"--checkpoint-every: expected a positive number of epochs or a duration "
-                             f"such as 90s, 10m or 1h, got {every!r}")
+            raise ParamError(
+                f"--checkpoint-every: expected a positive number of epochs or a duration "
+                f"such as 90s, 10m or 1h, got {every!r}"
+            )
         return cls(epochs=None, seconds=value) if unit else cls(epochs=value)
 
     def due(self, epoch: int, last_save: float) -> bool:
@@ -86,9 +88,13 @@ class Checkpointing:
 
 def rng_states(order: torch.Generator, device: torch.device) -> dict:
     """Every random-number state a training step may draw from, and the batch-order generator."""
-    return {"torch": torch.get_rng_state(), "order": order.get_state(),
-            "numpy": np.random.get_state(), "python": random.getstate(),
-            "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None}
+    return {
+        "torch": torch.get_rng_state(),
+        "order": order.get_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+        "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+    }
 
 
 def restore_rng_states(rng: dict, order: torch.Generator) -> None:

@@ -63,51 +63,125 @@ def _int_list(ctx, param, value):
 
 
 @main.command()
-@click.option("--methods", "methods", default=None,
-              help="Comma list of methods, each optionally with inline parameters: "
-                   "'ae,salad[ssl=none]'. Default: the 'default' grid (methods/grids.toml).")
-@click.option("--dataset", "--datasets", "datasets", default="synthetic", show_default=True,
-              help="Comma list of datasets.")
+@click.option(
+    "--methods",
+    "methods",
+    default=None,
+    help="Comma list of methods, each optionally with inline parameters: "
+    "'ae,salad[ssl=none]'. Default: the 'default' grid (methods/grids.toml).",
+)
+@click.option(
+    "--dataset", "--datasets", "datasets", default="synthetic", show_default=True, help="Comma list of datasets."
+)
 @click.option("--seeds", default="0,1,2", show_default=True, callback=_int_list, help="Comma list of integer seeds.")
-@click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False),
-              help="Where result files are written (and read for resume).")
+@click.option(
+    "--results-dir",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where result files are written (and read for resume).",
+)
 @click.option("--image-size", type=int, default=None, help="Square image size (default: the dataset's, else 64).")
 @run_setting_options
 @click.option("--data-root", type=click.Path(), default=None, help="Root folder of the dataset on disk.")
-@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-              help="Preprocessed-image cache (default: $BENCHBOX_CACHE_DIR or ~/.cache/benchbox).")
-@click.option("--param", "params", multiple=True, metavar="NAME.KEY=VALUE",
-              help="Parameter of a method or dataset, e.g. --param salad.ssl=none. Repeatable.")
-@click.option("--grid", "grid_name", default=None,
-              help="A named grid of method entries (table1, beyond, SALAD's table3-table5, or one of --grid-file).")
-@click.option("--preset", "preset_name", default=None,
-              help="A named protocol (paper, cpu): image size, epochs, batch size, seeds. Explicit options win.")
-@click.option("--grid-file", type=click.Path(dir_okay=False), default=None,
-              help="TOML file of more grids and presets, over those the plugins provide (its names win).")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Preprocessed-image cache (default: $BENCHBOX_CACHE_DIR or ~/.cache/benchbox).",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME.KEY=VALUE",
+    help="Parameter of a method or dataset, e.g. --param salad.ssl=none. Repeatable.",
+)
+@click.option(
+    "--grid",
+    "grid_name",
+    default=None,
+    help="A named grid of method entries (table1, beyond, SALAD's table3-table5, or one of --grid-file).",
+)
+@click.option(
+    "--preset",
+    "preset_name",
+    default=None,
+    help="A named protocol (paper, cpu): image size, epochs, batch size, seeds. Explicit options win.",
+)
+@click.option(
+    "--grid-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML file of more grids and presets, over those the plugins provide (its names win).",
+)
 @click.option("--force", is_flag=True, help="Recompute cells whose results already exist.")
-@click.option("--checkpoint-every", default="1", show_default=True,
-              help="Save each run's training state every N epochs, or every 90s / 10m / 1h of training "
-                   "(and always on SIGINT/SIGTERM), to resume it.")
-@click.option("--deterministic", is_flag=True,
-              help="Use PyTorch's deterministic algorithms (CUDA; CPU runs are deterministic anyway).")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Where cells run: this machine, or one Ray task per cell.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Local: cells at once, each in a worker process with cores/N CPU threads "
-                   "(on a GPU, each with its own CUDA context).")
+@click.option(
+    "--checkpoint-every",
+    default="1",
+    show_default=True,
+    help="Save each run's training state every N epochs, or every 90s / 10m / 1h of training "
+    "(and always on SIGINT/SIGTERM), to resume it.",
+)
+@click.option(
+    "--deterministic",
+    is_flag=True,
+    help="Use PyTorch's deterministic algorithms (CUDA; CPU runs are deterministic anyway).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where cells run: this machine, or one Ray task per cell.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Local: cells at once, each in a worker process with cores/N CPU threads "
+    "(on a GPU, each with its own CUDA context).",
+)
 @click.option("--ray-address", default=None, help="Ray cluster to join (default: start a local one).")
 @click.option("--cpus-per-run", type=click.FloatRange(min=0), default=1, show_default=True, help="Ray: CPUs per cell.")
 @click.option("--gpus-per-run", type=click.FloatRange(min=0), default=0, show_default=True, help="Ray: GPUs per cell.")
-@click.option("--max-retries", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Ray: retries of a cell whose worker dies, before it is recorded as failed.")
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Ray: retries of a cell whose worker dies, before it is recorded as failed.",
+)
 @click.pass_context
-def run(ctx, methods, datasets, seeds, results_dir, image_size, data_root, cache_dir, params, grid_name,
-        preset_name, grid_file, force, checkpoint_every, deterministic, executor, jobs, ray_address,
-        cpus_per_run, gpus_per_run, max_retries, **settings):
+def run(
+    ctx,
+    methods,
+    datasets,
+    seeds,
+    results_dir,
+    image_size,
+    data_root,
+    cache_dir,
+    params,
+    grid_name,
+    preset_name,
+    grid_file,
+    force,
+    checkpoint_every,
+    deterministic,
+    executor,
+    jobs,
+    ray_address,
+    cpus_per_run,
+    gpus_per_run,
+    max_retries,
+    **settings,
+):
     """Run the grid methods × datasets × seeds; finished cells are skipped on re-run."""
     from . import grids
-    from .progress import RichProgress
     from .plan import plan
+    from .progress import RichProgress
     from .runner import run_grid
     from .stopping import StopRequests
     from .store import ResultStore
@@ -115,9 +189,11 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, data_root, cache
 
     plugins = get_plugins()
     if jobs > 1 and executor == "ray":
-        raise click.UsageError("--jobs runs cells in worker processes on this machine; with --executor ray, "
-                               "Ray packs cells instead: give --gpus-per-run 0.25 (four cells per GPU) "
-                               "and --cpus-per-run")
+        raise click.UsageError(
+            "--jobs runs cells in worker processes on this machine; with --executor ray, "
+            "Ray packs cells instead: give --gpus-per-run 0.25 (four cells per GPU) "
+            "and --cpus-per-run"
+        )
     if grid_name or preset_name:
         config = grids.load(grid_file, plugins)
         if grid_name and methods:
@@ -126,8 +202,11 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, data_root, cache
             methods = ",".join(grids.grid(config, grid_name))
         if preset_name:
             values = grids.preset(config, preset_name)
-            explicit = {name for name in ("seeds", "image_size", "epochs", "batch_size")
-                        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+            explicit = {
+                name
+                for name in ("seeds", "image_size", "epochs", "batch_size")
+                if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+            }
             seeds = seeds if "seeds" in explicit else values.get("seeds", seeds)
             image_size = image_size if "image_size" in explicit else values.get("image_size", image_size)
             for name in ("epochs", "batch_size"):
@@ -136,9 +215,17 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, data_root, cache
     # No --methods: the `default` grid, not every registered method (an installed plugin, or a
     # method that needs a file such as PatchCore's weights, is run by naming it).
     entries = split_entries(methods) if methods else grids.grid(grids.load(grid_file, plugins), "default")
-    cells = plan(plugins, entries, split_entries(datasets), seeds, image_size=image_size,
-                 overrides=[parse_assignment(p) for p in params], data_root=data_root, cache_dir=cache_dir,
-                 **settings)
+    cells = plan(
+        plugins,
+        entries,
+        split_entries(datasets),
+        seeds,
+        image_size=image_size,
+        overrides=[parse_assignment(p) for p in params],
+        data_root=data_root,
+        cache_dir=cache_dir,
+        **settings,
+    )
     store = ResultStore(results_dir)
     _check_writable(Path(results_dir))
     if deterministic:
@@ -156,24 +243,38 @@ def run(ctx, methods, datasets, seeds, results_dir, image_size, data_root, cache
 
             runner_executor = PoolExecutor(jobs)
         with StopRequests():  # Ctrl-C or SIGTERM: resumable methods save their state, then we stop
-            summary = run_grid(cells, plugins, store, force=force, progress=RichProgress(err),
-                               checkpoint_every=checkpoint_every, executor=runner_executor)
+            summary = run_grid(
+                cells,
+                plugins,
+                store,
+                force=force,
+                progress=RichProgress(err),
+                checkpoint_every=checkpoint_every,
+                executor=runner_executor,
+            )
     except KeyboardInterrupt as stop:
-        err.print(f"[yellow]interrupted[/yellow] ({stop or 'SIGINT'}); finished results are kept in "
-                  f"{results_dir}. Run the same command again to resume.")
+        err.print(
+            f"[yellow]interrupted[/yellow] ({stop or 'SIGINT'}); finished results are kept in "
+            f"{results_dir}. Run the same command again to resume."
+        )
         sys.exit(130)
     except OSError as error:
-        raise click.ClickException(f"cannot write results under {results_dir}: {error}; "
-                                   "finished results are kept") from None
-    err.print(f"{len(summary.done)} run, {len(summary.skipped)} already done, "
-              f"{len(summary.failed)} failed"
-              + (f", {len(summary.busy)} held by another running benchbox" if summary.busy else "")
-              + f"; results in {results_dir}")
+        raise click.ClickException(
+            f"cannot write results under {results_dir}: {error}; finished results are kept"
+        ) from None
+    err.print(
+        f"{len(summary.done)} run, {len(summary.skipped)} already done, "
+        f"{len(summary.failed)} failed"
+        + (f", {len(summary.busy)} held by another running benchbox" if summary.busy else "")
+        + f"; results in {results_dir}"
+    )
     keys = {c.key for c in cells}
     records = [r for r in store.records()[0] if r["key"] in keys]
     click.echo(render(records))
     for cell, record in summary.failed:
-        err.print(f"[red]{record['status']}[/red] {cell.label} · {cell.dataset} · seed {cell.seed}: {record.get('error')}")
+        err.print(
+            f"[red]{record['status']}[/red] {cell.label} · {cell.dataset} · seed {cell.seed}: {record.get('error')}"
+        )
     if summary.failed:
         sys.exit(1)
 
@@ -190,10 +291,21 @@ def _check_writable(path: Path) -> None:
 
 @main.command()
 @click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "std", "latex"]), default="markdown",
-              show_default=True, help="markdown: Table I; std: Table II; csv: numeric mean/std/n.")
-@click.option("--threshold", type=click.Choice(["test_best_f1", "val_best_f1"]), default="test_best_f1",
-              show_default=True, help="How the F1/ACC/SEN/SPE threshold was chosen.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "csv", "std", "latex"]),
+    default="markdown",
+    show_default=True,
+    help="markdown: Table I; std: Table II; csv: numeric mean/std/n.",
+)
+@click.option(
+    "--threshold",
+    type=click.Choice(["test_best_f1", "val_best_f1"]),
+    default="test_best_f1",
+    show_default=True,
+    help="How the F1/ACC/SEN/SPE threshold was chosen.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
 def table(results_dir, fmt, threshold, output):
     """Aggregate the results directory into a table (mean ± std over seeds)."""
@@ -206,8 +318,9 @@ def table(results_dir, fmt, threshold, output):
     for problem in problems:
         err.print(f"[yellow]skipped[/yellow] {problem}")
     if not records:  # nothing to aggregate is an error, and no file is written
-        raise UserMistake(f"--results-dir {results_dir}: no result files there "
-                                   f"(expected <dataset>/<method>__seed<k>__<key>.json)")
+        raise UserMistake(
+            f"--results-dir {results_dir}: no result files there (expected <dataset>/<method>__seed<k>__<key>.json)"
+        )
     for warning in [*mixed_warnings(records), *seed_warnings(records)]:
         err.print(f"[yellow]warning[/yellow] {warning}")
     text = render(records, fmt, threshold)
@@ -221,9 +334,14 @@ def table(results_dir, fmt, threshold, output):
 @main.command()
 @click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False))
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Default: RESULTS_DIR/report.")
-@click.option("--tsne", nargs=2, default=None, metavar="ENTRY ENTRY",
-              help="Two method entries whose latent features to compare by t-SNE (Fig. 7), "
-                   "e.g. --tsne salad 'salad[feature_constraint=none]'.")
+@click.option(
+    "--tsne",
+    nargs=2,
+    default=None,
+    metavar="ENTRY ENTRY",
+    help="Two method entries whose latent features to compare by t-SNE (Fig. 7), "
+    "e.g. --tsne salad 'salad[feature_constraint=none]'.",
+)
 def report(results_dir, out, tsne):
     """Write the paper's tables and figures for every dataset in the results directory."""
     from . import report as report_module

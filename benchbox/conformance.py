@@ -14,14 +14,14 @@ or one pytest test per check (like scikit-learn's ``parametrize_with_checks``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Callable
 
 import numpy as np
 
+from . import params as _params
 from .contracts import Dataset, ImageSet, Method
 from .errors import BenchboxError, ParamError
-from . import params as _params
 from .experiment import RunSettings
 from .plan import checked_dataset, checked_method
 
@@ -72,17 +72,22 @@ def _refused_while_planning(cls: type, key: str, build: Callable[[dict], None]) 
     if key in _params.declared_ranges(cls) and _params.declared_ranges(cls)[key].strip() == "any":
         return  # declared to take every value
     bad = invalid_value(cls, key)
-    assert bad is not None, (f"{cls.name}: parameter {key!r} declares no range (ranges), choices or invalid "
-                             f"example (invalid_examples), so nothing shows that a bad value is refused "
-                             f"while planning; declare one (ranges = {{{key!r}: 'any'}} if every value works)")
+    assert bad is not None, (
+        f"{cls.name}: parameter {key!r} declares no range (ranges), choices or invalid "
+        f"example (invalid_examples), so nothing shows that a bad value is refused "
+        f"while planning; declare one (ranges = {{{key!r}: 'any'}} if every value works)"
+    )
     try:
         build({key: bad})
     except BenchboxError as error:
-        assert key in str(error) or str(bad) in str(error), \
+        assert key in str(error) or str(bad) in str(error), (
             f"{cls.name}: {key}={bad!r} was refused, but the message does not name it: {error}"
+        )
     else:
-        raise AssertionError(f"{cls.name}: {key}={bad!r} was accepted while planning (it fails later, "
-                             f"or not at all); refuse it in ranges, choices or validate()")
+        raise AssertionError(
+            f"{cls.name}: {key}={bad!r} was accepted while planning (it fails later, "
+            f"or not at all); refuse it in ranges, choices or validate()"
+        )
 
 
 def _run_all(checks: list[Check], what: str) -> None:
@@ -91,7 +96,9 @@ def _run_all(checks: list[Check], what: str) -> None:
         try:
             check()
         except Exception as error:  # every failure is reported, not only the first
-            failures.append(f"- {check.name}: {type(error).__name__ + ': ' if not isinstance(error, AssertionError) else ''}{error}")
+            failures.append(
+                f"- {check.name}: {type(error).__name__ + ': ' if not isinstance(error, AssertionError) else ''}{error}"
+            )
     if failures:
         raise AssertionError(f"{what}: {len(failures)} of {len(checks)} checks failed:\n" + "\n".join(failures))
 
@@ -106,8 +113,7 @@ def method_checks(cls: type, image_size: int = 32, **params) -> list[Check]:
         if "scores" not in fitted:
             train, test = tiny_data(image_size)
             method = cls(**params)
-            fitted.update(method=method, returned=method.fit(train), train=train, test=test,
-                          scores=method.score(test))
+            fitted.update(method=method, returned=method.fit(train), train=train, test=test, scores=method.score(test))
         return fitted
 
     def is_a_method():
@@ -150,8 +156,9 @@ def method_checks(cls: type, image_size: int = 32, **params) -> list[Check]:
     def score_does_not_depend_on_the_batch():
         state = fit_and_score()  # eval mode: an image's score is its own
         alone = state["method"].score(state["test"].subset(range(3)))
-        assert np.allclose(alone, state["scores"][:3], rtol=1e-4, atol=1e-6), \
+        assert np.allclose(alone, state["scores"][:3], rtol=1e-4, atol=1e-6), (
             f"{cls.name}: scores depend on the batch (score in eval mode)"
+        )
 
     def same_seed_same_scores():
         state = fit_and_score()
@@ -162,9 +169,18 @@ def method_checks(cls: type, image_size: int = 32, **params) -> list[Check]:
         for key in cls.param_defaults():
             _refused_while_planning(cls, key, lambda bad: checked_method(cls, {**params, **bad}, image_size))
 
-    rules = [is_a_method, declares_seed, get_params_returns_the_parameters, unknown_parameter_is_refused,
-             init_only_stores_parameters, fit_returns_self, score_is_one_finite_number_per_image,
-             score_does_not_depend_on_the_batch, same_seed_same_scores, every_bad_parameter_is_refused_while_planning]
+    rules = [
+        is_a_method,
+        declares_seed,
+        get_params_returns_the_parameters,
+        unknown_parameter_is_refused,
+        init_only_stores_parameters,
+        fit_returns_self,
+        score_is_one_finite_number_per_image,
+        score_does_not_depend_on_the_batch,
+        same_seed_same_scores,
+        every_bad_parameter_is_refused_while_planning,
+    ]
     label = getattr(cls, "name", None) or cls.__name__
     return [Check(f"{label}: {rule.__name__.replace('_', ' ')}", rule) for rule in rules]
 
@@ -203,8 +219,9 @@ def dataset_checks(cls: type, image_size: int = 32, data_root=None, cache_dir=No
         for split in make().splits():
             data = load(split)
             assert isinstance(data, ImageSet), f"{cls.name}.load({split!r}) must return an ImageSet"
-            assert tuple(data.images.shape[1:]) == (1, image_size, image_size), \
+            assert tuple(data.images.shape[1:]) == (1, image_size, image_size), (
                 f"{cls.name}.load({split!r}) gave images of shape {tuple(data.images.shape)}, expected N×1×{image_size}×{image_size}"
+            )
             assert len(set(data.ids)) == len(data.ids), f"{cls.name}.load({split!r}): ids must be unique"
 
     def train_is_normal_test_has_both():
@@ -213,8 +230,9 @@ def dataset_checks(cls: type, image_size: int = 32, data_root=None, cache_dir=No
 
     def same_parameters_same_images():
         again = make().load("test", image_size)
-        assert again.ids == load("test").ids and bool((again.images == load("test").images).all()), \
+        assert again.ids == load("test").ids and bool((again.images == load("test").images).all()), (
             f"{cls.name}: the same parameters gave other test images"
+        )
 
     def unknown_split_is_refused():
         try:
@@ -226,17 +244,28 @@ def dataset_checks(cls: type, image_size: int = 32, data_root=None, cache_dir=No
 
     def every_bad_parameter_is_refused_while_planning():
         for key in cls.param_defaults():
-            _refused_while_planning(cls, key, lambda bad: checked_dataset(
-                cls(data_root=data_root, cache_dir=cache_dir, **{**params, **bad})))
+            _refused_while_planning(
+                cls,
+                key,
+                lambda bad: checked_dataset(cls(data_root=data_root, cache_dir=cache_dir, **{**params, **bad})),
+            )
 
-    rules = [is_a_dataset, finds_its_data, lists_train_and_test, splits_are_image_sets,
-             train_is_normal_test_has_both, same_parameters_same_images, unknown_split_is_refused,
-             every_bad_parameter_is_refused_while_planning]
+    rules = [
+        is_a_dataset,
+        finds_its_data,
+        lists_train_and_test,
+        splits_are_image_sets,
+        train_is_normal_test_has_both,
+        same_parameters_same_images,
+        unknown_split_is_refused,
+        every_bad_parameter_is_refused_while_planning,
+    ]
     label = getattr(cls, "name", None) or cls.__name__
     return [Check(f"{label}: {rule.__name__.replace('_', ' ')}", rule) for rule in rules]
 
 
 def check_dataset(cls: type, image_size: int = 32, data_root=None, cache_dir=None, **params) -> None:
     """Every Dataset check; raises AssertionError listing each failure."""
-    _run_all(dataset_checks(cls, image_size, data_root, cache_dir, **params),
-             getattr(cls, "name", None) or cls.__name__)
+    _run_all(
+        dataset_checks(cls, image_size, data_root, cache_dir, **params), getattr(cls, "name", None) or cls.__name__
+    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -38,7 +39,7 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.images)
 
-    def subset(self, index) -> "ImageSet":
+    def subset(self, index) -> ImageSet:
         index = np.asarray(index, dtype=np.int64)
         return ImageSet(
             self.images[torch.from_numpy(index)],
@@ -112,7 +113,7 @@ class Method(Configurable):
     #: starts again from the beginning.
     resumable: ClassVar[bool] = False
 
-    def fit(self, train: ImageSet, *, on_epoch: Callable | None = None) -> "Method":
+    def fit(self, train: ImageSet, *, on_epoch: Callable | None = None) -> Method:
         """Learn from ``train`` (normal images only). ``on_epoch(epoch, epochs, losses)``
         may be called after each epoch for progress. Returns ``self``."""
         raise NotImplementedError

@@ -10,9 +10,9 @@ import os
 import platform
 import time
 import traceback
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -38,8 +38,9 @@ class DataCache:
     def dataset(self, cell: Cell) -> Dataset:
         key = (cell.dataset, json.dumps(cell.dataset_params, sort_keys=True), cell.data_root)
         if key not in self._datasets:
-            self._datasets[key] = self.plugins.make_dataset(cell.dataset, cell.dataset_params,
-                                                            cell.data_root, cell.cache_dir)
+            self._datasets[key] = self.plugins.make_dataset(
+                cell.dataset, cell.dataset_params, cell.data_root, cell.cache_dir
+            )
         return self._datasets[key]
 
     def split(self, cell: Cell, split: str) -> ImageSet | None:
@@ -72,15 +73,25 @@ def base_record(cell: Cell, provider) -> dict:
     """What every record holds, whatever happened: the configuration and provenance."""
     experiment = cell.experiment
     return {
-        "schema": SCHEMA, "key": experiment.key, "experiment": experiment.as_dict(),
+        "schema": SCHEMA,
+        "key": experiment.key,
+        "experiment": experiment.as_dict(),
         # The experiment's names, and the method's parameters as it ran (run settings included).
-        "label": experiment.label, "method": experiment.method, "dataset": experiment.dataset,
-        "seed": experiment.seed, "image_size": experiment.image_size, "dataset_params": experiment.dataset_params,
-        "method_params": cell.method_params, "seeds_requested": list(cell.seeds_requested),
-        "epochs": cell.method_params.get("epochs"), "batch_size": cell.method_params.get("batch_size"),
+        "label": experiment.label,
+        "method": experiment.method,
+        "dataset": experiment.dataset,
+        "seed": experiment.seed,
+        "image_size": experiment.image_size,
+        "dataset_params": experiment.dataset_params,
+        "method_params": cell.method_params,
+        "seeds_requested": list(cell.seeds_requested),
+        "epochs": cell.method_params.get("epochs"),
+        "batch_size": cell.method_params.get("batch_size"),
         "device": device_description(str(cell.method_params.get("device", "cpu"))),
         "versions": {
-            "benchbox": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "benchbox": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
             "python": platform.python_version(),
             "plugin": {"name": provider.plugin, "distribution": provider.distribution, "version": provider.version},
         },
@@ -92,8 +103,13 @@ def failure_record(cell: Cell, provider, error: str, trace: str = "") -> dict:
     return {**base_record(cell, provider), "status": "failed", "error": error, "traceback": trace, "timings": {}}
 
 
-def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callable | None = None,
-                 checkpoint: Checkpointing | None = None) -> dict:
+def execute_cell(
+    cell: Cell,
+    plugins: Plugins,
+    data: DataCache,
+    on_epoch: Callable | None = None,
+    checkpoint: Checkpointing | None = None,
+) -> dict:
     """Train and score one cell. Method failures become a record, never an exception;
     ``checkpoint`` goes to methods that declare themselves ``resumable``."""
     record = base_record(cell, plugins.methods.provider(cell.method))
@@ -128,20 +144,26 @@ def execute_cell(cell: Cell, plugins: Plugins, data: DataCache, on_epoch: Callab
         scores = _checked_scores(method, test)
         val_scores = _checked_scores(method, val) if val is not None else None
         timings["score_s"] = time.perf_counter() - start
-        record["metrics"] = evaluate(test.labels, scores,
-                                     None if val is None else val.labels, val_scores)
-        record["scores"] = {"ids": test.ids, "classes": test.classes,
-                            "labels": test.labels.tolist(), "scores": scores.tolist()}
+        record["metrics"] = evaluate(test.labels, scores, None if val is None else val.labels, val_scores)
+        record["scores"] = {
+            "ids": test.ids,
+            "classes": test.classes,
+            "labels": test.labels.tolist(),
+            "scores": scores.tolist(),
+        }
         if val is not None:
-            record["val_scores"] = {"ids": val.ids, "classes": val.classes,
-                                    "labels": val.labels.tolist(), "scores": val_scores.tolist()}
+            record["val_scores"] = {
+                "ids": val.ids,
+                "classes": val.classes,
+                "labels": val.labels.tolist(),
+                "scores": val_scores.tolist(),
+            }
         record["_artifacts"] = method.artifacts(test)
         record["status"] = "ok"
     except Diverged as error:
         record.update(status="diverged", error=str(error), diverged={"epoch": error.epoch, "loss": error.loss})
     except Exception as error:  # a failed cell is recorded; the grid goes on
-        record.update(status="failed", error=f"{type(error).__name__}: {error}",
-                      traceback=traceback.format_exc())
+        record.update(status="failed", error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
     record["timings"] = timings
     return record
 
@@ -152,13 +174,24 @@ def _checked_scores(method, images: ImageSet) -> np.ndarray:
         raise ValueError(f"{method.name}.score returned shape {scores.shape}, expected ({len(images)},)")
     if not np.all(np.isfinite(scores)):
         bad = int((~np.isfinite(scores)).sum())
-        raise Diverged(getattr(method, "epochs", 0), "score",
-                       f"diverged: {bad} of {len(scores)} anomaly scores are not finite after training")
+        raise Diverged(
+            getattr(method, "epochs", 0),
+            "score",
+            f"diverged: {bad} of {len(scores)} anomaly scores are not finite after training",
+        )
     return scores
 
 
-def run_cell_locked(cell: Cell, plugins: Plugins, data: DataCache, store: ResultStore, *,
-                    force: bool, checkpoint_every: Cadence, on_epoch=None) -> dict | None:
+def run_cell_locked(
+    cell: Cell,
+    plugins: Plugins,
+    data: DataCache,
+    store: ResultStore,
+    *,
+    force: bool,
+    checkpoint_every: Cadence,
+    on_epoch=None,
+) -> dict | None:
     """Run one cell under its lock, resuming from its checkpoint; write and return its record.
     None when another live process holds the cell or finished it meanwhile."""
     path = store.path(cell)
@@ -167,8 +200,10 @@ def run_cell_locked(cell: Cell, plugins: Plugins, data: DataCache, store: Result
             return None
         checkpoint = store.checkpoint_path(path)
         log = CellLog(path.with_suffix(".log"))
-        log.write(f"start {cell.label} · {cell.dataset} · seed {cell.seed} on {platform.node()} (pid {os.getpid()})"
-                  + (" resuming from checkpoint" if checkpoint.exists() else ""))
+        log.write(
+            f"start {cell.label} · {cell.dataset} · seed {cell.seed} on {platform.node()} (pid {os.getpid()})"
+            + (" resuming from checkpoint" if checkpoint.exists() else "")
+        )
 
         def logged_epoch(epoch, epochs, losses):
             log.write(f"epoch {epoch}/{epochs} " + " ".join(f"{k}={v:.5g}" for k, v in losses.items()))
@@ -176,8 +211,11 @@ def run_cell_locked(cell: Cell, plugins: Plugins, data: DataCache, store: Result
                 on_epoch(epoch, epochs, losses)
 
         record = execute_cell(cell, plugins, data, logged_epoch, Checkpointing(str(checkpoint), checkpoint_every))
-        log.write(f"end: {record['status']}" + (f" ({record['error']})" if record.get("error") else "")
-                  + (f"\n{record['traceback']}" if record.get("traceback") else ""))
+        log.write(
+            f"end: {record['status']}"
+            + (f" ({record['error']})" if record.get("error") else "")
+            + (f"\n{record['traceback']}" if record.get("traceback") else "")
+        )
         artifacts = record.pop("_artifacts", None)
         if artifacts:  # before the result: a result file implies its artifacts are complete
             store.write_artifacts(path, artifacts)
@@ -202,8 +240,16 @@ class CellLog:
 _WORKER_DATA: dict = {}
 
 
-def run_in_worker(cell: Cell, results_root: str, *, force: bool, checkpoint_every: Cadence, by_hand=(),
-                  threads: int | None = None, on_epoch=None) -> dict | None:
+def run_in_worker(
+    cell: Cell,
+    results_root: str,
+    *,
+    force: bool,
+    checkpoint_every: Cadence,
+    by_hand=(),
+    threads: int | None = None,
+    on_epoch=None,
+) -> dict | None:
     """A worker process's entry point (``--jobs`` and Ray): the driver's plugins (those it
     registered by hand imported by module name), splits kept loaded for the process's later
     cells, and a stop request that saves the training state first."""
@@ -215,5 +261,12 @@ def run_in_worker(cell: Cell, results_root: str, *, force: bool, checkpoint_ever
     plugins = worker_plugins(by_hand)
     data = _WORKER_DATA.setdefault("data", DataCache(plugins))
     with StopRequests():
-        return run_cell_locked(cell, plugins, data, ResultStore(results_root), force=force,
-                               checkpoint_every=checkpoint_every, on_epoch=on_epoch)
+        return run_cell_locked(
+            cell,
+            plugins,
+            data,
+            ResultStore(results_root),
+            force=force,
+            checkpoint_every=checkpoint_every,
+            on_epoch=on_epoch,
+        )

@@ -27,11 +27,28 @@ class Executor(Protocol):
 class LocalExecutor:
     """Runs cells one after another in this process."""
 
-    def run(self, cells: list[Cell], plugins: Plugins, store: ResultStore, *, force: bool,
-            checkpoint_every: Cadence, on_start, on_epoch, on_done) -> None:
+    def run(
+        self,
+        cells: list[Cell],
+        plugins: Plugins,
+        store: ResultStore,
+        *,
+        force: bool,
+        checkpoint_every: Cadence,
+        on_start,
+        on_epoch,
+        on_done,
+    ) -> None:
         data = DataCache(plugins)
         for cell in cells:
             on_start(cell)
-            record = run_cell_locked(cell, plugins, data, store, force=force, checkpoint_every=checkpoint_every,
-                                     on_epoch=lambda *a, c=cell: on_epoch(c, *a))
+            record = run_cell_locked(
+                cell,
+                plugins,
+                data,
+                store,
+                force=force,
+                checkpoint_every=checkpoint_every,
+                on_epoch=lambda *a, c=cell: on_epoch(c, *a),
+            )
             on_done(cell, record)

@@ -81,9 +81,16 @@ class Experiment:
 
     def defining(self) -> dict:
         """Everything that makes two results comparable or not; the key hashes it."""
-        out = {"method": self.method, "method_params": self.method_params, "dataset": self.dataset,
-               "dataset_params": self.dataset_params, "image_size": self.image_size, "seed": self.seed,
-               "method_revision": self.method_revision, "data": self.data}
+        out = {
+            "method": self.method,
+            "method_params": self.method_params,
+            "dataset": self.dataset,
+            "dataset_params": self.dataset_params,
+            "image_size": self.image_size,
+            "seed": self.seed,
+            "method_revision": self.method_revision,
+            "data": self.data,
+        }
         out.update({f"dimension.{k}": v for k, v in sorted(self.dimensions.items())})
         return out
 
@@ -115,7 +122,7 @@ class Experiment:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_record(cls, record: dict) -> "Experiment":
+    def from_record(cls, record: dict) -> Experiment:
         """The experiment a result record was made for (its ``experiment`` field)."""
         return cls(**{**record["experiment"], "dimensions": dict(record["experiment"].get("dimensions") or {})})
 
@@ -132,21 +139,27 @@ class RunSettings:
     size), else the method's own. ``defining``: whether it changes what is computed (then it
     is part of the experiment, through the method's parameters)."""
 
-    epochs: int | None = _setting(int, "Training epochs (default: the dataset's, else the method's).",
-                                  defining=True)
-    batch_size: int | None = _setting(int, "Mini-batch size (default: the dataset's, else the method's).",
-                                      defining=True)
+    epochs: int | None = _setting(int, "Training epochs (default: the dataset's, else the method's).", defining=True)
+    batch_size: int | None = _setting(
+        int, "Mini-batch size (default: the dataset's, else the method's).", defining=True
+    )
     device: str | None = _setting(str, "cpu, cuda, cuda:N or auto (default: cpu).", defining=False)
-    precision: str | None = _setting(str, "bf16: mixed precision (autocast) for methods that support it "
-                                          "(default: fp32).", defining=True, choices=("fp32", "bf16"))
-    channels_last: bool | None = _setting(bool, "Channels-last (NHWC) tensors; can be faster on GPUs.",
-                                          defining=False)
+    precision: str | None = _setting(
+        str,
+        "bf16: mixed precision (autocast) for methods that support it (default: fp32).",
+        defining=True,
+        choices=("fp32", "bf16"),
+    )
+    channels_last: bool | None = _setting(bool, "Channels-last (NHWC) tensors; can be faster on GPUs.", defining=False)
     compile: bool | None = _setting(bool, "torch.compile the networks (slow first epoch).", defining=False)
 
     def given(self) -> dict:
         """The settings given (not None); a flag left off is not given."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if getattr(self, f.name) is not None and getattr(self, f.name) is not False}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) is not None and getattr(self, f.name) is not False
+        }
 
 
 #: Run settings that say where and how fast a cell runs, not what it computes: not part of

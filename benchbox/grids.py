@@ -42,8 +42,9 @@ def from_plugins(plugins) -> dict:
         for kind, entries in read(path, f"grids of {provider}").items():
             for name, spec in entries.items():
                 if name in merged[kind]:
-                    raise BenchboxError(f"{kind[:-1]} {name!r} is defined by {merged['source'][kind, name]} "
-                                        f"and by {path}")
+                    raise BenchboxError(
+                        f"{kind[:-1]} {name!r} is defined by {merged['source'][kind, name]} and by {path}"
+                    )
                 merged[kind][name] = spec
                 merged["source"][kind, name] = str(path)
 
@@ -59,8 +60,12 @@ def load(path=None, plugins=None) -> dict:
 
         plugins = get_plugins()
     base = plugins.grids
-    config = {"grids": dict(base["grids"]), "presets": dict(base["presets"]), "source": dict(base["source"]),
-              "path": "the plugins' grids"}
+    config = {
+        "grids": dict(base["grids"]),
+        "presets": dict(base["presets"]),
+        "source": dict(base["source"]),
+        "path": "the plugins' grids",
+    }
     if path:
         extra = read(path)
         for kind, entries in extra.items():
@@ -76,8 +81,9 @@ def grid(config: dict, name: str) -> list[str]:
         raise ParamError(f"unknown grid {name!r} in {config['path']}; grids: {', '.join(sorted(grids))}")
     methods = grids[name].get("methods")
     if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):
-        raise ParamError(f"grid {name!r} in {config['source'][('grids', name)]}: 'methods' must be a list of "
-                         "method entries")
+        raise ParamError(
+            f"grid {name!r} in {config['source'][('grids', name)]}: 'methods' must be a list of method entries"
+        )
     return methods
 
 
@@ -87,8 +93,10 @@ def row_names(config: dict, name: str) -> list[str]:
     methods = grid(config, name)
     names = config["grids"][name].get("rows", methods)
     if not isinstance(names, list) or len(names) != len(methods) or not all(isinstance(n, str) for n in names):
-        raise ParamError(f"grid {name!r} in {config['source'][('grids', name)]}: 'rows' must name each of its "
-                         f"{len(methods)} method entries")
+        raise ParamError(
+            f"grid {name!r} in {config['source'][('grids', name)]}: 'rows' must name each of its "
+            f"{len(methods)} method entries"
+        )
     return names
 
 
@@ -99,8 +107,10 @@ def preset(config: dict, name: str) -> dict:
     values = presets[name]
     unknown = set(values) - PRESET_KEYS
     if unknown:
-        raise ParamError(f"preset {name!r} in {config['source'][('presets', name)]}: unknown keys "
-                         f"{', '.join(sorted(unknown))}; valid: {', '.join(sorted(PRESET_KEYS))}")
+        raise ParamError(
+            f"preset {name!r} in {config['source'][('presets', name)]}: unknown keys "
+            f"{', '.join(sorted(unknown))}; valid: {', '.join(sorted(PRESET_KEYS))}"
+        )
     return {k: v for k, v in values.items() if k != "description"}
 
 

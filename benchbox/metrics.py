@@ -27,7 +27,9 @@ def _check(labels, scores, what: str):
     if not np.all(np.isfinite(scores)):
         raise DataError(f"{what}: {int((~np.isfinite(scores)).sum())} scores are NaN or infinite")
     if set(np.unique(labels)) != {0, 1}:
-        raise DataError(f"{what}: needs both normal (0) and anomalous (1) images, got labels {sorted(set(labels.tolist()))}")
+        raise DataError(
+            f"{what}: needs both normal (0) and anomalous (1) images, got labels {sorted(set(labels.tolist()))}"
+        )
     return labels, scores
 
 

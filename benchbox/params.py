@@ -117,8 +117,10 @@ def resolve(owner: str, cls, given: dict) -> dict:
     choices = declared_choices(cls)
     shadowing = sorted(k for k in defaults if callable(getattr(cls, k, None)))
     if shadowing:  # a parameter is also an attribute: it would hide the method of that name
-        raise ParamError(f"{owner}: parameter {', '.join(map(repr, shadowing))} is named like a method "
-                         f"of {cls.__name__}; rename it (old spellings: the class's `renamed`)")
+        raise ParamError(
+            f"{owner}: parameter {', '.join(map(repr, shadowing))} is named like a method "
+            f"of {cls.__name__}; rename it (old spellings: the class's `renamed`)"
+        )
     renamed = getattr(cls, "renamed", {})
     for old, new in renamed.items():
         if old in given:
@@ -148,9 +150,7 @@ def parse_entry(entry: str) -> tuple[str, dict]:
     """``"salad[score=image,ssl=none]"`` -> ``("salad", {"score": "image", "ssl": "none"})``."""
     match = _ENTRY.match(entry)
     if not match or entry.count("[") != entry.count("]") or entry.count("[") > 1:
-        raise ParamError(
-            f"malformed method entry {entry!r}: expected NAME or NAME[key=value,...]"
-        )
+        raise ParamError(f"malformed method entry {entry!r}: expected NAME or NAME[key=value,...]")
     name, inner = match.group(1), match.group(2)
     params: dict = {}
     if inner is not None:
@@ -160,9 +160,7 @@ def parse_entry(entry: str) -> tuple[str, dict]:
             key, sep, value = part.partition("=")
             key, value = key.strip(), value.strip()
             if not sep or not key or not value:
-                raise ParamError(
-                    f"malformed parameter {part.strip()!r} in {entry!r}: expected key=value"
-                )
+                raise ParamError(f"malformed parameter {part.strip()!r} in {entry!r}: expected key=value")
             if key in params:
                 raise ParamError(f"parameter {key!r} given twice in {entry!r}")
             params[key] = value

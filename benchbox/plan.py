@@ -40,9 +40,11 @@ def checked_dataset(dataset: Dataset) -> Dataset:
     """What planning checks of every dataset once it is built: its data found, and valid."""
     where, found = dataset.location()
     if not found:
-        raise DataError(f"dataset {dataset.name!r}: no data found ({where})."
-                        + (f" Expected layout: {dataset.layout}." if dataset.layout else "")
-                        + (f" Published: {dataset.published}." if dataset.published else ""))
+        raise DataError(
+            f"dataset {dataset.name!r}: no data found ({where})."
+            + (f" Expected layout: {dataset.layout}." if dataset.layout else "")
+            + (f" Published: {dataset.published}." if dataset.published else "")
+        )
     dataset.validate()
     return dataset
 
@@ -63,17 +65,30 @@ def run_settings(given: dict) -> RunSettings:
         raise ParamError(f"unknown run setting in {sorted(given)}; known: {known}") from None
 
 
-def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds: list[int], *,
-         image_size: int | None = None, overrides: list[tuple[str, str, str]] = (), data_root=None,
-         cache_dir=None, dimensions: dict | None = None, **settings) -> list[Cell]:
+def plan(
+    plugins: Plugins,
+    method_entries: list[str],
+    datasets: list[str],
+    seeds: list[int],
+    *,
+    image_size: int | None = None,
+    overrides: list[tuple[str, str, str]] = (),
+    data_root=None,
+    cache_dir=None,
+    dimensions: dict | None = None,
+    **settings,
+) -> list[Cell]:
     """Expand and validate the grid. Every user mistake raises here, before any training.
     ``settings``: :class:`RunSettings` (``epochs=``, ``device=``, ...); ``dimensions``: values of
     :data:`benchbox.experiment.DIMENSIONS`."""
     settings = run_settings(settings)
     if not seeds:
         raise ParamError("--seeds: give at least one seed")
-    for option, value in (("--image-size", image_size), ("--epochs", settings.epochs),
-                          ("--batch-size", settings.batch_size)):
+    for option, value in (
+        ("--image-size", image_size),
+        ("--epochs", settings.epochs),
+        ("--batch-size", settings.batch_size),
+    ):
         if value is not None and value < 1:
             raise ParamError(f"{option} must be a positive integer, got {value}")
     parsed = [parse_entry(e) for e in method_entries]
@@ -92,13 +107,16 @@ def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds
 
     cells = []
     for dataset_name in datasets:
-        dataset = checked_dataset(plugins.make_dataset(dataset_name, by_target.get(dataset_name, {}), data_root,
-                                                       cache_dir))
+        dataset = checked_dataset(
+            plugins.make_dataset(dataset_name, by_target.get(dataset_name, {}), data_root, cache_dir)
+        )
         fingerprint = dataset.fingerprint()
         size = image_size or dataset.default_image_size or DEFAULT_IMAGE_SIZE
-        run_values = {**settings.given(),
-                      "epochs": settings.epochs or dataset.default_epochs,
-                      "batch_size": settings.batch_size or dataset.default_batch_size}
+        run_values = {
+            **settings.given(),
+            "epochs": settings.epochs or dataset.default_epochs,
+            "batch_size": settings.batch_size or dataset.default_batch_size,
+        }
         for name, inline in parsed:
             cls = plugins.methods.get(name)
             declared = cls.param_defaults()
@@ -108,10 +126,17 @@ def plan(plugins: Plugins, method_entries: list[str], datasets: list[str], seeds
             for seed in seeds:
                 params = checked_method(cls, {**given, "seed": seed}, size).get_params()
                 experiment = Experiment(
-                    method=name, entry=make_label(name, inline),
+                    method=name,
+                    entry=make_label(name, inline),
                     method_params={k: v for k, v in params.items() if k != "seed" and k not in EXECUTION_PARAMS},
-                    dataset=dataset_name, dataset_params=dataset.get_params(), image_size=size, seed=seed,
-                    method_revision=cls.revision, data=fingerprint, dimensions=dict(dimensions or {}))
+                    dataset=dataset_name,
+                    dataset_params=dataset.get_params(),
+                    image_size=size,
+                    seed=seed,
+                    method_revision=cls.revision,
+                    data=fingerprint,
+                    dimensions=dict(dimensions or {}),
+                )
                 cells.append(Cell(experiment, params, tuple(seeds), data_root, cache_dir))
     labels = {}
     for cell in cells:  # two entries that differ only in spelling would overwrite each other

@@ -41,16 +41,12 @@ class Registry:
             raise BenchboxError(f"{provider} registered a {self.kind} class {cls.__qualname__} without a name")
         if name in self._items:
             _, first = self._items[name]
-            raise BenchboxError(
-                f"duplicate {self.kind} name {name!r}: provided by {first} and by {provider}"
-            )
+            raise BenchboxError(f"duplicate {self.kind} name {name!r}: provided by {first} and by {provider}")
         self._items[name] = (cls, provider)
 
     def get(self, name: str) -> type:
         if name not in self._items:
-            raise UnknownName(
-                f"unknown {self.kind} {name!r}; known {self.kind}s: {', '.join(self.names())}"
-            )
+            raise UnknownName(f"unknown {self.kind} {name!r}; known {self.kind}s: {', '.join(self.names())}")
         return self._items[name][0]
 
     def provider(self, name: str) -> Provider:
@@ -193,4 +189,3 @@ def worker_plugins(by_hand=()) -> Plugins:
         if plugins.pm.get_plugin(name) is None:
             plugins.register(importlib.import_module(module), name, distribution, version)
     return plugins
-

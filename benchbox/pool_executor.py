@@ -35,9 +35,15 @@ def _work(cell, results_root: str, force: bool, checkpoint_every, threads: int, 
     from .execute import run_in_worker
 
     try:
-        record = run_in_worker(cell, results_root, force=force, checkpoint_every=checkpoint_every,
-                               by_hand=by_hand, threads=threads,
-                               on_epoch=lambda *args: progress.put((cell.key, *args)))
+        record = run_in_worker(
+            cell,
+            results_root,
+            force=force,
+            checkpoint_every=checkpoint_every,
+            by_hand=by_hand,
+            threads=threads,
+            on_epoch=lambda *args: progress.put((cell.key, *args)),
+        )
     except KeyboardInterrupt:  # Interrupted included: the state is saved
         sys.exit(INTERRUPTED)
     sys.exit(0 if record is not None else BUSY)
@@ -65,8 +71,9 @@ class PoolExecutor:
                 while waiting or running:
                     while waiting and len(running) < self.jobs:
                         cell = waiting.pop(0)
-                        worker = context.Process(target=_work, args=(cell, root, force, checkpoint_every,
-                                                                     self.threads, progress, by_hand))
+                        worker = context.Process(
+                            target=_work, args=(cell, root, force, checkpoint_every, self.threads, progress, by_hand)
+                        )
                         worker.start()
                         running[worker] = cell
                         on_start(cell)

@@ -18,21 +18,28 @@ class RichProgress(NullProgress):
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True)
         self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[info]}"), console=self.console, transient=False,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=self.console,
+            transient=False,
         )
         self.grid_task = None
         self.run_tasks: dict[str, int] = {}  # several at once under Ray
 
     def start_grid(self, total, skipped):
         self.bar.start()
-        self.grid_task = self.bar.add_task("grid", total=total, completed=skipped,
-                                           info=f"{skipped} already done" if skipped else "")
+        self.grid_task = self.bar.add_task(
+            "grid", total=total, completed=skipped, info=f"{skipped} already done" if skipped else ""
+        )
 
     def start_cell(self, cell):
         epochs = cell.method_params.get("epochs") or 1
-        self.run_tasks[cell.key] = self.bar.add_task(f"  {cell.label} · {cell.dataset} · seed {cell.seed}",
-                                                     total=epochs, info="")
+        self.run_tasks[cell.key] = self.bar.add_task(
+            f"  {cell.label} · {cell.dataset} · seed {cell.seed}", total=epochs, info=""
+        )
 
     def epoch(self, cell, epoch, epochs, losses):
         info = " ".join(f"{k}={v:.4g}" for k, v in list(losses.items())[:4])
@@ -42,8 +49,10 @@ class RichProgress(NullProgress):
         self.bar.remove_task(self.run_tasks.pop(cell.key))
         self.bar.advance(self.grid_task)
         if record is None:
-            self.console.print(f"{cell.label} · {cell.dataset} · seed {cell.seed}: skipped, "
-                               "another running benchbox holds it", highlight=False)
+            self.console.print(
+                f"{cell.label} · {cell.dataset} · seed {cell.seed}: skipped, another running benchbox holds it",
+                highlight=False,
+            )
             return
         status = record["status"]
         if status == "ok":

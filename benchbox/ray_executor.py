@@ -12,6 +12,7 @@ import traceback
 
 from .errors import BenchboxError
 
+
 def _ray():
     try:
         import ray
@@ -35,8 +36,14 @@ class RayExecutor:
     """``--executor ray``: each cell a Ray task with ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs;
     a task whose worker dies is retried ``max_retries`` times, then recorded as failed."""
 
-    def __init__(self, address: str | None = None, cpus_per_run: float = 1, gpus_per_run: float = 0,
-                 max_retries: int = 2, init_kwargs: dict | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        cpus_per_run: float = 1,
+        gpus_per_run: float = 0,
+        max_retries: int = 2,
+        init_kwargs: dict | None = None,
+    ):
         self.address = address
         self.cpus_per_run = cpus_per_run
         self.gpus_per_run = gpus_per_run
@@ -47,8 +54,9 @@ class RayExecutor:
         ray = _ray()
         if not ray.is_initialized():
             ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False, **self.init_kwargs)
-        task = ray.remote(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run,
-                          max_retries=self.max_retries, retry_exceptions=False)(_run_on_worker)
+        task = ray.remote(
+            num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run, max_retries=self.max_retries, retry_exceptions=False
+        )(_run_on_worker)
         root = str(store.root.resolve())
         pending = {}
         by_hand = plugins.registered_by_hand()

@@ -49,7 +49,7 @@ def _save(fig, base: Path) -> list[Path]:
 
 def _order(labels) -> list[str]:
     rank = row_order()
-    return sorted(labels, key=lambda l: (rank.get(method_of(l), len(rank)), l))
+    return sorted(labels, key=lambda label: (rank.get(method_of(label), len(rank)), label))
 
 
 def per_class_table(records: list[dict]) -> str:
@@ -63,8 +63,10 @@ def per_class_table(records: list[dict]) -> str:
     ordered = sorted(classes, key=lambda c: (classes[c], c))  # the normal class first
     table = pd.DataFrame(index=pd.Index(_order(rows), name="Method"))
     for cls in ordered:
-        table[cls] = [f"{np.mean(rows[m][cls]):.4g} ± {np.std(rows[m][cls], ddof=1):.2g}"
-                      if len(rows[m][cls]) > 1 else "–" for m in table.index]
+        table[cls] = [
+            f"{np.mean(rows[m][cls]):.4g} ± {np.std(rows[m][cls], ddof=1):.2g}" if len(rows[m][cls]) > 1 else "–"
+            for m in table.index
+        ]
     return table.to_markdown(disable_numparse=True)
 
 
@@ -94,8 +96,10 @@ def auroc_per_group_table(records: list[dict], subgroup=None, side: str = "abnor
     table = pd.DataFrame(index=pd.Index(_order(rows), name="Method"))
     for group in sorted(sizes):
         values = [rows[m][group] for m in table.index]
-        table[f"{group} (n={sizes[group]})"] = [f"{np.mean(v):.4f} ± {np.std(v, ddof=1):.4f}" if len(v) > 1
-                                               else (f"{v[0]:.4f}" if v else "–") for v in values]
+        table[f"{group} (n={sizes[group]})"] = [
+            f"{np.mean(v):.4f} ± {np.std(v, ddof=1):.4f}" if len(v) > 1 else (f"{v[0]:.4f}" if v else "–")
+            for v in values
+        ]
     return table.to_markdown(disable_numparse=True)
 
 
@@ -130,11 +134,17 @@ def roc_figure(records: list[dict], dataset: str, base: Path) -> list[Path]:
         (line,) = ax.plot(FPR_GRID, mean, lw=1.2, label=text)
         if len(curves) > 1:
             std = np.std(curves, axis=0, ddof=1)
-            ax.fill_between(FPR_GRID, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1),
-                            color=line.get_color(), alpha=0.15, lw=0)
+            ax.fill_between(
+                FPR_GRID, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), color=line.get_color(), alpha=0.15, lw=0
+            )
     ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=0.8)
-    ax.set(xlabel="False positive rate", ylabel="True positive rate", xlim=(0, 1), ylim=(0, 1.01),
-           title=f"ROC, {dataset} (mean over seeds ± std; AUC in legend)")
+    ax.set(
+        xlabel="False positive rate",
+        ylabel="True positive rate",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        title=f"ROC, {dataset} (mean over seeds ± std; AUC in legend)",
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), frameon=False)  # below: never over a curve
     return _save(fig, base)
 
@@ -146,8 +156,9 @@ def reconstruction_figure(label: str, artifacts: dict, classes: list[str], base:
     n = len(originals)
     fig, axes = plt.subplots(3, n, figsize=(0.75 * n + 0.6, 2.4), squeeze=False)
     for j in range(n):
-        for i, (image, cmap) in enumerate(((originals[j], "gray"), (recons[j], "gray"),
-                                           (np.abs(originals[j] - recons[j]), "magma"))):
+        for i, (image, cmap) in enumerate(
+            ((originals[j], "gray"), (recons[j], "gray"), (np.abs(originals[j] - recons[j]), "magma"))
+        ):
             shown = axes[i, j].imshow(image, cmap=cmap, vmin=0, vmax=255)  # one scale for all maps
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
@@ -188,30 +199,58 @@ def significance_table(records: list[dict]) -> tuple[str, str]:
     by_label = defaultdict(dict)
     for r in records:
         by_label[r["label"]][r["seed"]] = r
-    means = {l: np.mean([r["metrics"]["auroc"] for r in runs.values()]) for l, runs in by_label.items()}
+    means = {label: np.mean([r["metrics"]["auroc"] for r in runs.values()]) for label, runs in by_label.items()}
     best = max(means, key=means.get)
     rows = []
     for label in _order(by_label):
         runs = [by_label[label][s] for s in sorted(by_label[label])]
         chance = _interval(against_chance([r["scores"]["labels"] for r in runs], [r["scores"]["scores"] for r in runs]))
         if label == best:
-            rows.append({"Method": label, "AUC − 0.5 [95% CI]": chance, "ΔAUC (best − method)": "(best)",
-                         "95% CI": "–", "p": "–", "seeds": len(runs)})
+            rows.append(
+                {
+                    "Method": label,
+                    "AUC − 0.5 [95% CI]": chance,
+                    "ΔAUC (best − method)": "(best)",
+                    "95% CI": "–",
+                    "p": "–",
+                    "seeds": len(runs),
+                }
+            )
             continue
         seeds = sorted(set(by_label[best]) & set(by_label[label]))
-        seeds = [s for s in seeds if by_label[best][s]["test_set"]["hash"] == by_label[label][s]["test_set"]["hash"]
-                 and by_label[best][s]["scores"]["ids"] == by_label[label][s]["scores"]["ids"]]
+        seeds = [
+            s
+            for s in seeds
+            if by_label[best][s]["test_set"]["hash"] == by_label[label][s]["test_set"]["hash"]
+            and by_label[best][s]["scores"]["ids"] == by_label[label][s]["scores"]["ids"]
+        ]
         if not seeds:
-            rows.append({"Method": label, "AUC − 0.5 [95% CI]": chance, "ΔAUC (best − method)": "–",
-                         "95% CI": "no shared seed on the same test set", "p": "–", "seeds": 0})
+            rows.append(
+                {
+                    "Method": label,
+                    "AUC − 0.5 [95% CI]": chance,
+                    "ΔAUC (best − method)": "–",
+                    "95% CI": "no shared seed on the same test set",
+                    "p": "–",
+                    "seeds": 0,
+                }
+            )
             continue
-        result = paired_bootstrap([by_label[best][s]["scores"]["labels"] for s in seeds],
-                                  [by_label[best][s]["scores"]["scores"] for s in seeds],
-                                  [by_label[label][s]["scores"]["scores"] for s in seeds])
-        rows.append({"Method": label, "AUC − 0.5 [95% CI]": chance, "ΔAUC (best − method)": f"{result['delta']:.4f}",
-                     "95% CI": f"[{result['ci_low']:.4f}, {result['ci_high']:.4f}]",
-                     "p": f"{result['p_value']:.3g}" if result["p_value"] > 0 else f"< {1 / result['n_boot']:.1g}",
-                     "seeds": result["n_seeds"]})
+        result = paired_bootstrap(
+            [by_label[best][s]["scores"]["labels"] for s in seeds],
+            [by_label[best][s]["scores"]["scores"] for s in seeds],
+            [by_label[label][s]["scores"]["scores"] for s in seeds],
+        )
+        rows.append(
+            {
+                "Method": label,
+                "AUC − 0.5 [95% CI]": chance,
+                "ΔAUC (best − method)": f"{result['delta']:.4f}",
+                "95% CI": f"[{result['ci_low']:.4f}, {result['ci_high']:.4f}]",
+                "p": f"{result['p_value']:.3g}" if result["p_value"] > 0 else f"< {1 / result['n_boot']:.1g}",
+                "seeds": result["n_seeds"],
+            }
+        )
     table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
     return best, table
 
@@ -249,16 +288,23 @@ def _describe(records: list[dict]) -> str:
     devices = sorted({r.get("device", "?") for r in records})
     protocols = sorted({(r.get("split") or {}).get("protocol", "as generated") for r in records})
     precisions = sorted({r["method_params"]["precision"] for r in records if "precision" in r["method_params"]})
-    weights = sorted({f"{r['label']} {r['method_provenance']['weights_sha256'][:16]}" for r in records
-                      if (r.get("method_provenance") or {}).get("weights_sha256")})
-    return (f"Image size {values('image_size')}; epochs {values('epochs')}; batch size {values('batch_size')}; "
-            f"seeds {values('seed')}; split protocol {', '.join(protocols)}; test set(s) "
-            f"{records[0]['test_set']['n']} images, file-list hash {hashes}. F1/ACC/SEN/SPE/BACC use the "
-            f"threshold with the best F1 on the test scores (the SALAD paper's protocol, which uses test labels); "
-            f"SEN@95SPE needs no threshold. "
-            f"Versions: {'; '.join(versions)}. Devices: {'; '.join(devices)}. "
-            f"Training precision: {', '.join(p + (' autocast' if p == 'bf16' else '') for p in precisions) or '–'}."
-            + (f" Weights files read (SHA-256): {'; '.join(weights)}." if weights else ""))
+    weights = sorted(
+        {
+            f"{r['label']} {r['method_provenance']['weights_sha256'][:16]}"
+            for r in records
+            if (r.get("method_provenance") or {}).get("weights_sha256")
+        }
+    )
+    return (
+        f"Image size {values('image_size')}; epochs {values('epochs')}; batch size {values('batch_size')}; "
+        f"seeds {values('seed')}; split protocol {', '.join(protocols)}; test set(s) "
+        f"{records[0]['test_set']['n']} images, file-list hash {hashes}. F1/ACC/SEN/SPE/BACC use the "
+        f"threshold with the best F1 on the test scores (the SALAD paper's protocol, which uses test labels); "
+        f"SEN@95SPE needs no threshold. "
+        f"Versions: {'; '.join(versions)}. Devices: {'; '.join(devices)}. "
+        f"Training precision: {', '.join(p + (' autocast' if p == 'bf16' else '') for p in precisions) or '–'}."
+        + (f" Weights files read (SHA-256): {'; '.join(weights)}." if weights else "")
+    )
 
 
 def build(results_dir, out, tsne: tuple[str, str] | None = None, plugins=None) -> list[Path]:
@@ -285,8 +331,12 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None, plugins=None) -
     if problems:
         index += ["Result files skipped (not valid records):", "", *[f"- {p}" for p in problems], ""]
     if mixed:
-        index += ["Several experiments under one label, shown as rows of their own:", "",
-                  *[f"- {m}" for m in mixed], ""]
+        index += [
+            "Several experiments under one label, shown as rows of their own:",
+            "",
+            *[f"- {m}" for m in mixed],
+            "",
+        ]
     ok = [r for r in records if r["status"] == "ok"]
     for dataset in sorted({r["dataset"] for r in records}):
         name = slug(dataset)
@@ -302,9 +352,14 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None, plugins=None) -
         write(f"{name}-table1.csv", render(all_ds, "csv"))
         write(f"{name}-table1.tex", render(all_ds, "latex"))
         write(f"{name}-table2.md", render(all_ds, "std"))
-        index += ["### Table I (mean ± std over seeds)", "", table1,
-                  f"CSV: [{name}-table1.csv]({name}-table1.csv), LaTeX: [{name}-table1.tex]({name}-table1.tex), "
-                  f"Table II (std only): [{name}-table2.md]({name}-table2.md)", ""]
+        index += [
+            "### Table I (mean ± std over seeds)",
+            "",
+            table1,
+            f"CSV: [{name}-table1.csv]({name}-table1.csv), LaTeX: [{name}-table1.tex]({name}-table1.tex), "
+            f"Table II (std only): [{name}-table2.md]({name}-table2.md)",
+            "",
+        ]
         if frame(all_ds).groupby("method").size().max() < 2:
             index += ["Only one seed per method: no standard deviations.", ""]
         roc = roc_figure(ds, dataset, out / f"{name}-roc")
@@ -317,23 +372,38 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None, plugins=None) -
         per_group = auroc_per_group_table(ds, subgroup)
         if per_group is not None:
             write(f"{name}-auroc-per-group.md", per_group + "\n")
-            index += ["### AUROC per abnormal group (the normal test images against each abnormal class "
-                      "alone, or each finer group the dataset names; mean ± std over seeds)", "", per_group, ""]
+            index += [
+                "### AUROC per abnormal group (the normal test images against each abnormal class "
+                "alone, or each finer group the dataset names; mean ± std over seeds)",
+                "",
+                per_group,
+                "",
+            ]
         per_normal_group = auroc_per_group_table(ds, subgroup, side="normal")
         if per_normal_group is not None:
             write(f"{name}-auroc-per-normal-group.md", per_normal_group + "\n")
-            index += ["### AUROC per normal group (each group of normal test images the dataset names "
-                      "against all abnormal test images; mean ± std over seeds)", "", per_normal_group, ""]
+            index += [
+                "### AUROC per normal group (each group of normal test images the dataset names "
+                "against all abnormal test images; mean ± std over seeds)",
+                "",
+                per_normal_group,
+                "",
+            ]
         best, sig = significance_table(ds)
         write(f"{name}-significance.md", sig + "\n")
-        index += [f"### Is the difference real? (paired bootstrap of AUROC against chance and against the best, {best})", "",
-                  "Two-level paired bootstrap (2,000 replicates; Davison & Hinkley 1997, §3.8): each "
-                  "replicate resamples the test images once, the same resample for both methods and every "
-                  "seed, and resamples the seeds both have; ΔAUROC is the mean over the resampled seeds. "
-                  "The interval covers test-image and training-run (seed) variation; two-sided p-value. "
-                  "AUC − 0.5: the same bootstrap against a constant score (chance), over all of a method's "
-                  "seeds; an interval that holds 0 means the method is not shown to beat chance.",
-                  "", sig, ""]
+        index += [
+            f"### Is the difference real? (paired bootstrap of AUROC against chance and against the best, {best})",
+            "",
+            "Two-level paired bootstrap (2,000 replicates; Davison & Hinkley 1997, §3.8): each "
+            "replicate resamples the test images once, the same resample for both methods and every "
+            "seed, and resamples the seeds both have; ΔAUROC is the mean over the resampled seeds. "
+            "The interval covers test-image and training-run (seed) variation; two-sided p-value. "
+            "AUC − 0.5: the same bootstrap against a constant score (chance), over all of a method's "
+            "seeds; an interval that holds 0 means the method is not shown to beat chance.",
+            "",
+            sig,
+            "",
+        ]
         for table_name, text in ablation_tables(ds, plugins).items():
             write(f"{name}-{table_name}.md", text)
             index += [f"### Ablation, {table_name.replace('table', 'Table ')}", "", text, ""]
@@ -346,13 +416,17 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None, plugins=None) -
                 missing.append(label)
                 continue
             classes = [first["scores"]["classes"][i] for i in artifacts["recon_index"]]
-            paths = reconstruction_figure(f"{label}, seed {first['seed']}", artifacts, classes,
-                                          out / f"{name}-recon-{slug(label)}")
+            paths = reconstruction_figure(
+                f"{label}, seed {first['seed']}", artifacts, classes, out / f"{name}-recon-{slug(label)}"
+            )
             written += paths
             index += [f"![{_alt(label)} reconstructions]({paths[0].name})", ""]
         if missing:
-            index += [f"No reconstructions for: {', '.join(missing)} (the method does not reconstruct, "
-                      "or its runs saved none).", ""]
+            index += [
+                f"No reconstructions for: {', '.join(missing)} (the method does not reconstruct, "
+                "or its runs saved none).",
+                "",
+            ]
         if tsne:
             index += _tsne_section(store, ds, tsne, out / f"{name}-tsne", written)
     if not records:
@@ -363,7 +437,7 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None, plugins=None) -
 
 def _tsne_section(store, ds, pair, base, written) -> list[str]:
     wanted = [make_label(*parse_entry(e)) for e in pair]
-    runs = {l: {r["seed"]: r for r in ds if r["label"] == l} for l in wanted}
+    runs = {label: {r["seed"]: r for r in ds if r["label"] == label} for label in wanted}
     seeds = sorted(set(runs[wanted[0]]) & set(runs[wanted[1]]))
     head = ["### t-SNE of latent features (Fig. 7)", ""]
     if not seeds:

@@ -22,8 +22,16 @@ class GridSummary:
     busy: list = field(default_factory=list)  # held by another live process
 
 
-def run_grid(cells: list[Cell], plugins: Plugins, store: ResultStore, *, force: bool = False,
-             executor: Executor | None = None, progress=None, checkpoint_every: int | str | Cadence = 1) -> GridSummary:
+def run_grid(
+    cells: list[Cell],
+    plugins: Plugins,
+    store: ResultStore,
+    *,
+    force: bool = False,
+    executor: Executor | None = None,
+    progress=None,
+    checkpoint_every: int | str | Cadence = 1,
+) -> GridSummary:
     """Run every cell whose result is not already in ``store`` (or all with ``force``).
     ``checkpoint_every``: how often resumable methods save their training state."""
     from .progress import NullProgress
@@ -48,8 +56,16 @@ def run_grid(cells: list[Cell], plugins: Plugins, store: ResultStore, *, force: 
         progress.end_cell(cell, record)
 
     try:
-        (executor or LocalExecutor()).run(todo, plugins, store, force=force, checkpoint_every=cadence,
-                                          on_start=progress.start_cell, on_epoch=progress.epoch, on_done=on_done)
+        (executor or LocalExecutor()).run(
+            todo,
+            plugins,
+            store,
+            force=force,
+            checkpoint_every=cadence,
+            on_start=progress.start_cell,
+            on_epoch=progress.epoch,
+            on_done=on_done,
+        )
     finally:
         progress.end_grid()
     return summary

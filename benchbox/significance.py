@@ -29,8 +29,7 @@ def _auroc_rows(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
         return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
-def paired_bootstrap(labels_per_seed, scores_a_per_seed, scores_b_per_seed, n_boot: int = 2000,
-                     seed: int = 0) -> dict:
+def paired_bootstrap(labels_per_seed, scores_a_per_seed, scores_b_per_seed, n_boot: int = 2000, seed: int = 0) -> dict:
     """ΔAUROC = AUROC(a) − AUROC(b) with a 95% percentile interval and a two-sided p-value.
 
     Each argument is a list with one array per shared seed; every seed scores the same test
@@ -46,10 +45,12 @@ def paired_bootstrap(labels_per_seed, scores_a_per_seed, scores_b_per_seed, n_bo
     index = rng.integers(0, n, (n_boot, n))  # one image resample per replicate, shared by all seeds
     picked = rng.integers(0, n_seeds, (n_boot, n_seeds))  # and a resample of the seeds
     lab = labels[index]
-    observed = [_auroc_rows(labels[None], a[s][None])[0] - _auroc_rows(labels[None], b[s][None])[0]
-                for s in range(n_seeds)]
-    per_seed = np.stack([_auroc_rows(lab, a[s][index]) - _auroc_rows(lab, b[s][index])
-                         for s in range(n_seeds)])  # seeds × replicates
+    observed = [
+        _auroc_rows(labels[None], a[s][None])[0] - _auroc_rows(labels[None], b[s][None])[0] for s in range(n_seeds)
+    ]
+    per_seed = np.stack(
+        [_auroc_rows(lab, a[s][index]) - _auroc_rows(lab, b[s][index]) for s in range(n_seeds)]
+    )  # seeds × replicates
     deltas = per_seed[picked, np.arange(n_boot)[:, None]].mean(1)
     deltas = deltas[np.isfinite(deltas)]
     delta = float(np.mean(observed))
@@ -58,8 +59,14 @@ def paired_bootstrap(labels_per_seed, scores_a_per_seed, scores_b_per_seed, n_bo
     else:
         p_value = float(min(1.0, 2 * min((deltas <= 0).mean(), (deltas >= 0).mean())))
     low, high = np.percentile(deltas, [2.5, 97.5])
-    return {"delta": delta, "ci_low": float(low), "ci_high": float(high), "p_value": p_value,
-            "n_seeds": n_seeds, "n_boot": n_boot}
+    return {
+        "delta": delta,
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "p_value": p_value,
+        "n_seeds": n_seeds,
+        "n_boot": n_boot,
+    }
 
 
 def against_chance(labels_per_seed, scores_per_seed, n_boot: int = 2000, seed: int = 0) -> dict:

@@ -22,7 +22,7 @@ class Interrupted(KeyboardInterrupt):
 class StopRequests:
     """Context manager: SIGINT and SIGTERM handled as described in the module docstring."""
 
-    _active: "StopRequests | None" = None
+    _active: StopRequests | None = None
 
     def __init__(self):
         self.requested: str | None = None
@@ -37,7 +37,7 @@ class StopRequests:
             return
         raise Interrupted(name)
 
-    def __enter__(self) -> "StopRequests":
+    def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():  # signals reach only that one
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)

@@ -48,8 +48,11 @@ class ResultStore:
         """Where the result of ``cell`` (a :class:`~benchbox.plan.Cell` or its
         :class:`~benchbox.experiment.Experiment`) is kept."""
         experiment = getattr(cell, "experiment", cell)
-        return (self.root / slug(experiment.dataset)
-                / f"{slug(experiment.label)}__seed{experiment.seed}__{experiment.key[:12]}.json")
+        return (
+            self.root
+            / slug(experiment.dataset)
+            / f"{slug(experiment.label)}__seed{experiment.seed}__{experiment.key[:12]}.json"
+        )
 
     def read(self, path: Path) -> dict:
         """A record, or ValueError saying why the file is not one."""
@@ -60,8 +63,10 @@ class ResultStore:
         if not isinstance(record, dict):
             raise ValueError(f"{path}: not a result record (top level is not an object)")
         if "schema" in record and record["schema"] != SCHEMA:
-            raise ValueError(f"{path}: result schema {record.get('schema')!r}, this benchbox reads {SCHEMA} "
-                             f"(re-key older results once with tools/rekey_records.py)")
+            raise ValueError(
+                f"{path}: result schema {record.get('schema')!r}, this benchbox reads {SCHEMA} "
+                f"(re-key older results once with tools/rekey_records.py)"
+            )
         missing = [k for k in REQUIRED if k not in record]
         if missing:
             raise ValueError(f"{path}: not a result record (missing {', '.join(missing)})")

@@ -12,12 +12,20 @@ import math
 
 import pandas as pd
 
-from .metrics import PROTOCOLS, sensitivity_at_specificity
 from .experiment import Experiment
+from .metrics import PROTOCOLS, sensitivity_at_specificity
 
 METRICS = ("auroc", "f1", "acc", "sen", "spe", "auprc", "bacc", "sen95")
-HEADERS = {"auroc": "AUC", "f1": "F1", "acc": "ACC", "sen": "SEN", "spe": "SPE", "auprc": "AUPRC",
-           "bacc": "BACC", "sen95": "SEN@95SPE"}
+HEADERS = {
+    "auroc": "AUC",
+    "f1": "F1",
+    "acc": "ACC",
+    "sen": "SEN",
+    "spe": "SPE",
+    "auprc": "AUPRC",
+    "bacc": "BACC",
+    "sen95": "SEN@95SPE",
+}
 PERCENT = {"f1", "acc", "sen", "spe", "bacc", "sen95"}  # shown in % like the paper
 
 
@@ -41,15 +49,21 @@ def experiment_labels(records: list[dict]) -> list[str]:
     for indices in groups.values():
         # The experiment, and the test set it was measured on: a guard against a dataset whose
         # fingerprint misses a change (one that declares its parameters define its data).
-        configs = [{**Experiment.from_record(records[i]).group(),
-                    "test set": str((records[i].get("test_set") or {}).get("hash", ""))[:12]} for i in indices]
+        configs = [
+            {
+                **Experiment.from_record(records[i]).group(),
+                "test set": str((records[i].get("test_set") or {}).get("hash", ""))[:12],
+            }
+            for i in indices
+        ]
         keys = sorted({k for c in configs for k in c})
         differing = [k for k in keys if len({c.get(k) for c in configs}) > 1]
         if not differing:
             continue
         for i, config in zip(indices, configs):
-            what = ", ".join(f"{k} {config.get(k, '–')}" if k == "test set" else f"{k}={config.get(k, '–')}"
-                             for k in differing)
+            what = ", ".join(
+                f"{k} {config.get(k, '–')}" if k == "test set" else f"{k}={config.get(k, '–')}" for k in differing
+            )
             labels[i] = f"{records[i]['label']} ({what})"
     return labels
 
@@ -69,8 +83,14 @@ def frame(records: list[dict], protocol: str = "test_best_f1") -> pd.DataFrame:
     the metrics."""
     rows = []
     for r, label in zip(records, experiment_labels(records)):
-        row = {"dataset": r["dataset"], "method": label, "base": r["method"], "seed": r["seed"],
-               "status": r["status"], "requested": len(r.get("seeds_requested") or [r["seed"]])}
+        row = {
+            "dataset": r["dataset"],
+            "method": label,
+            "base": r["method"],
+            "seed": r["seed"],
+            "status": r["status"],
+            "requested": len(r.get("seeds_requested") or [r["seed"]]),
+        }
         if r["status"] == "ok":
             thresholded = r["metrics"].get("thresholds", {}).get(protocol, {})
             row["auroc"] = r["metrics"]["auroc"]
@@ -143,14 +163,17 @@ def wide(agg: pd.DataFrame, metrics=METRICS, std_only: bool = False) -> pd.DataF
 
 
 def footnote(protocol: str) -> str:
-    return (f"Mean ± sample std (ddof=1) over seeds; n = runs averaged (n/requested where seeds are "
-            f"missing). AUC, AUPRC and SEN@95SPE (the sensitivity at 95% specificity, read off the ROC "
-            f"curve) are threshold-free; F1, ACC, SEN, SPE and BACC (balanced accuracy, (SEN + SPE)/2) "
-            f"in % at the {protocol} threshold: {PROTOCOLS[protocol]}.")
+    return (
+        f"Mean ± sample std (ddof=1) over seeds; n = runs averaged (n/requested where seeds are "
+        f"missing). AUC, AUPRC and SEN@95SPE (the sensitivity at 95% specificity, read off the ROC "
+        f"curve) are threshold-free; F1, ACC, SEN, SPE and BACC (balanced accuracy, (SEN + SPE)/2) "
+        f"in % at the {protocol} threshold: {PROTOCOLS[protocol]}."
+    )
 
 
-def render(records: list[dict], fmt: str = "markdown", protocol: str = "test_best_f1",
-           rows: dict[str, str] | None = None) -> str:
+def render(
+    records: list[dict], fmt: str = "markdown", protocol: str = "test_best_f1", rows: dict[str, str] | None = None
+) -> str:
     """``rows``: row label -> name to show, in the order to show them (an ablation table's
     rows as the paper names them); rows not in it are left out."""
     agg = aggregate(frame(records, protocol))
@@ -166,7 +189,10 @@ def render(records: list[dict], fmt: str = "markdown", protocol: str = "test_bes
         cols += [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
         return agg[cols].to_csv(index=False, float_format="%.6g")
     if fmt == "std":
-        return wide(agg, std_only=True).to_markdown(disable_numparse=True) + "\n\nSample std (ddof=1) over seeds (Table II layout).\n"
+        return (
+            wide(agg, std_only=True).to_markdown(disable_numparse=True)
+            + "\n\nSample std (ddof=1) over seeds (Table II layout).\n"
+        )
     if fmt == "latex":
         return latex(agg)
     return wide(agg).to_markdown(disable_numparse=True) + "\n\n" + footnote(protocol) + "\n"
@@ -192,8 +218,12 @@ def latex(agg: pd.DataFrame) -> str:
     def cell(text) -> str:
         return str(text).replace("±", r"$\pm$").replace("_", r"\_").replace("%", r"\%")
 
-    lines = [r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule",
-             " & ".join(["Method", *map(cell, table.columns)]) + r" \\", r"\midrule"]
+    lines = [
+        r"\begin{tabular}{l" + "r" * len(table.columns) + "}",
+        r"\toprule",
+        " & ".join(["Method", *map(cell, table.columns)]) + r" \\",
+        r"\midrule",
+    ]
     lines += [" & ".join([cell(name), *map(cell, row)]) + r" \\" for name, row in table.iterrows()]
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
@@ -201,5 +231,8 @@ def latex(agg: pd.DataFrame) -> str:
 
 def seed_warnings(records: list[dict]) -> list[str]:
     agg = aggregate(frame(records))
-    return [f"{r.method} on {r.dataset}: {r.n} of {r.requested} requested seeds finished"
-            for r in agg.itertuples() if r.n < r.requested]
+    return [
+        f"{r.method} on {r.dataset}: {r.n} of {r.requested} requested seeds finished"
+        for r in agg.itertuples()
+        if r.n < r.requested
+    ]

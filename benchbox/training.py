@@ -13,7 +13,7 @@ import random
 import re
 import time
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -84,7 +84,10 @@ def cosine_lr_lambda(epochs: int) -> Callable[[int], float]:
 
 #: ``lr_schedule`` -> the LR factor per epoch, given the number of epochs.
 LR_SCHEDULES: dict[str, Callable[[int], Callable[[int], float]]] = {
-    "constant_then_linear": constant_then_linear_lambda, "cosine": cosine_lr_lambda, "constant": lambda epochs: (lambda epoch: 1.0)}
+    "constant_then_linear": constant_then_linear_lambda,
+    "cosine": cosine_lr_lambda,
+    "constant": lambda epochs: lambda epoch: 1.0,
+}
 
 
 class TorchMethod(Method):
@@ -173,8 +176,14 @@ class TorchMethod(Method):
                 self.start_phase(phase)
                 if resume is not None and index < resume["phase"]:
                     continue  # finished before the checkpoint: only its set-up is replayed
-                self._run_epochs(data, on_epoch, index, stop, checkpoint,
-                                 resume if resume is not None and index == resume["phase"] else None)
+                self._run_epochs(
+                    data,
+                    on_epoch,
+                    index,
+                    stop,
+                    checkpoint,
+                    resume if resume is not None and index == resume["phase"] else None,
+                )
         return self
 
     def phases(self) -> list:
@@ -205,7 +214,7 @@ class TorchMethod(Method):
                 perm = torch.randperm(n, generator=self.order_).to(self.device_)
             starts = list(range(0, n, self.batch_size))
             for batch in range(first_batch, len(starts)):
-                x = self._input(data[perm[starts[batch]:starts[batch] + self.batch_size]])
+                x = self._input(data[perm[starts[batch] : starts[batch] + self.batch_size]])
                 with self._autocast():
                     step_losses = self.train_step(x)
                 for key, value in step_losses.items():
@@ -213,8 +222,10 @@ class TorchMethod(Method):
                     sums[key] = sums[key] + value if key in sums else value.clone()
                 if stop.requested:  # SIGINT/SIGTERM: save where we are, then stop
                     saved = self._save(checkpoint, phase, epoch, batch + 1, perm, sums, schedulers)
-                    raise stopping.Interrupted(f"{stop.requested}: training state "
-                                               + (f"saved at epoch {offset + epoch}" if saved else "not saved"))
+                    raise stopping.Interrupted(
+                        f"{stop.requested}: training state "
+                        + (f"saved at epoch {offset + epoch}" if saved else "not saved")
+                    )
             first_batch = 0
             with warnings.catch_warnings():
                 # An optimiser may not have stepped yet (f-AnoGAN's generator steps once per
@@ -251,16 +262,21 @@ class TorchMethod(Method):
         """Everything needed to continue bit-identically. False: nowhere to save."""
         if checkpoint is None:
             return False
-        checkpoint.save({
-            "params": self.get_params(), "phase": phase, "epoch": epoch, "batch": batch,
-            "perm": None if perm is None else perm.cpu(),
-            "sums": {k: v.cpu() for k, v in sums.items()},
-            "nets": self.nets_.state_dict(),
-            "optimizers": [o.state_dict() for o in self.optimizers_],
-            "schedulers": [s.state_dict() for s in schedulers],
-            "attributes": {k: getattr(self, k) for k in self.state_attributes},
-            "rng": rng_states(self.order_, self.device_),
-        })
+        checkpoint.save(
+            {
+                "params": self.get_params(),
+                "phase": phase,
+                "epoch": epoch,
+                "batch": batch,
+                "perm": None if perm is None else perm.cpu(),
+                "sums": {k: v.cpu() for k, v in sums.items()},
+                "nets": self.nets_.state_dict(),
+                "optimizers": [o.state_dict() for o in self.optimizers_],
+                "schedulers": [s.state_dict() for s in schedulers],
+                "attributes": {k: getattr(self, k) for k in self.state_attributes},
+                "rng": rng_states(self.order_, self.device_),
+            }
+        )
         return True
 
     def _load(self, checkpoint) -> dict | None:
@@ -297,8 +313,12 @@ class TorchMethod(Method):
         """``fn`` over ``data`` in eval mode without gradients, one scoring batch (in [-1, 1])
         at a time; the results concatenated, as float32."""
         self.nets_.eval()
-        return torch.cat([fn(self._input(data.images[start:start + self.score_batch_size].to(self.device_))).float()
-                          for start in range(0, len(data), self.score_batch_size)])
+        return torch.cat(
+            [
+                fn(self._input(data.images[start : start + self.score_batch_size].to(self.device_))).float()
+                for start in range(0, len(data), self.score_batch_size)
+            ]
+        )
 
     def score(self, data: ImageSet) -> np.ndarray:
         return self.map_batches(data, self.score_batch).cpu().numpy().astype(np.float64)
@@ -318,8 +338,11 @@ class TorchMethod(Method):
         recon = self.reconstruct(x)
         if recon is not None:
             recon = ((recon.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-            out.update(recon_index=index, originals=test.images[torch.from_numpy(index)].numpy(),
-                       reconstructions=recon.cpu().numpy())
+            out.update(
+                recon_index=index,
+                originals=test.images[torch.from_numpy(index)].numpy(),
+                reconstructions=recon.cpu().numpy(),
+            )
         index = np.nonzero(test.labels == 0)[0][:max_latent]
         latent = self.embed(self._input(test.images[torch.from_numpy(index)].to(self.device_)))
         if latent is not None:

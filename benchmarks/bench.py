@@ -38,7 +38,7 @@ from torch.utils.flop_counter import flop_registry
 
 from benchbox import __version__
 from benchbox.plugins import Plugins
-from benchbox.training import resolve_device, to_unit
+from benchbox.training import resolve_device
 
 METHODS = ["ae", "vae", "ssim_ae", "fanogan", "ganomaly", "salad"]
 
@@ -71,9 +71,14 @@ def parse_variant(variant: str) -> dict:
     """A variant's method parameters (``heur``, ``gn``, ``sync`` are none: see :func:`prepared`)."""
     flags = set(variant.split("+"))
     if flags - VARIANT_FLAGS or {"fp32", "bf16"} <= flags:
-        raise SystemExit(f"--variants: cannot read {variant!r}; use e.g. fp32, bf16, bf16+cl, bf16+cl+compile, bf16+heur, bf16+cl+gn")
-    return {"precision": "bf16" if "bf16" in flags else "fp32", "channels_last": "cl" in flags,
-            "compile": "compile" in flags}
+        raise SystemExit(
+            f"--variants: cannot read {variant!r}; use e.g. fp32, bf16, bf16+cl, bf16+cl+compile, bf16+heur, bf16+cl+gn"
+        )
+    return {
+        "precision": "bf16" if "bf16" in flags else "fp32",
+        "channels_last": "cl" in flags,
+        "compile": "compile" in flags,
+    }
 
 
 def prepared(name, size, batch, device, variant="fp32"):
@@ -81,7 +86,8 @@ def prepared(name, size, batch, device, variant="fp32"):
     ``heur`` in the variant: cuDNN picks convolution algorithms by its heuristics, as before
     ``fit`` turned on its autotuner (``cudnn.benchmark``) on CUDA."""
     method = Plugins(load_entry_points=False).methods.get(name)(
-        epochs=1, batch_size=batch, device=str(device), **parse_variant(variant))
+        epochs=1, batch_size=batch, device=str(device), **parse_variant(variant)
+    )
     method.setup(size)
     flags = variant.split("+")
     torch.backends.cudnn.benchmark = device.type == "cuda" and "heur" not in flags
@@ -132,8 +138,10 @@ def profile_step(name, size, batch, device, variant, out: Path, steps=5, warmup=
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     path = out / f"profile-{name}-{variant}.txt"
     out.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{name}, {variant}, {size}×{size}, batch {batch}, {steps} steps on {device}\n"
-                    + prof.key_averages().table(sort_by=key, row_limit=30, max_name_column_width=60))
+    path.write_text(
+        f"{name}, {variant}, {size}×{size}, batch {batch}, {steps} steps on {device}\n"
+        + prof.key_averages().table(sort_by=key, row_limit=30, max_name_column_width=60)
+    )
     return path
 
 
@@ -193,11 +201,19 @@ def epoch_time(name, size, batch, device, n_images, variant) -> dict:
     images = torch.randint(0, 256, (n_images, 1, size, size), dtype=torch.uint8)
     train = ImageSet(images, np.zeros(n_images), ["NORMAL"] * n_images, [str(i) for i in range(n_images)])
     method = Plugins(load_entry_points=False).methods.get(name)(
-        epochs=2, batch_size=batch, device=str(device), **parse_variant(variant))
+        epochs=2, batch_size=batch, device=str(device), **parse_variant(variant)
+    )
     stamps = [time.perf_counter()]
     method.fit(train, on_epoch=lambda *_: stamps.append(time.perf_counter()))  # after a host sync
-    return {"method": name, "variant": variant, "images": n_images, "size": size, "batch": batch,
-            "first_epoch_s": stamps[1] - stamps[0], "epoch_s": stamps[2] - stamps[1]}
+    return {
+        "method": name,
+        "variant": variant,
+        "images": n_images,
+        "size": size,
+        "batch": batch,
+        "first_epoch_s": stamps[1] - stamps[0],
+        "epoch_s": stamps[2] - stamps[1],
+    }
 
 
 @functools.lru_cache(maxsize=2)
@@ -296,11 +312,16 @@ def main(argv=None):
     parser.add_argument("--epoch-images", type=int, default=17922, help="images in that epoch (paper: OCT2017)")
     parser.add_argument("--epoch-variants", default=None, help="variants for the epoch (default: --variants)")
     parser.add_argument("--skip-data", action="store_true", help="skip the image-folder cache measurement")
-    parser.add_argument("--matmul-seconds", type=float, default=3.0,
-                        help="how long to time the dense-matmul ceiling, per precision")
+    parser.add_argument(
+        "--matmul-seconds", type=float, default=3.0, help="how long to time the dense-matmul ceiling, per precision"
+    )
     parser.add_argument("--out", default=str(Path(__file__).with_name("results")))
-    parser.add_argument("--profile", default=None, metavar="METHOD:VARIANT",
-                        help="only profile this method's training step (e.g. salad:bf16) and write its table to --out")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        metavar="METHOD:VARIANT",
+        help="only profile this method's training step (e.g. salad:bf16) and write its table to --out",
+    )
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     variants = args.variants.split(",")
@@ -324,9 +345,16 @@ def main(argv=None):
             step_s, method = time_training(name, args.size, args.batch, device, args.steps, variant)
             scoring = time_scoring(method, args.size, device)
             ceiling = ceilings[parse_variant(variant)["precision"]]
-            row = {"method": name, "variant": variant, "train_img_s": args.batch / step_s, "score_img_s": scoring,
-                   "step_gflop": flops / 1e9, "achieved_gflop_s": flops / step_s / 1e9,
-                   "share_of_matmul": flops / step_s / ceiling, "peak_rss_mb": peak_rss_mb()}
+            row = {
+                "method": name,
+                "variant": variant,
+                "train_img_s": args.batch / step_s,
+                "score_img_s": scoring,
+                "step_gflop": flops / 1e9,
+                "achieved_gflop_s": flops / step_s / 1e9,
+                "share_of_matmul": flops / step_s / ceiling,
+                "peak_rss_mb": peak_rss_mb(),
+            }
             if device.type == "cuda":
                 row["max_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
             rows.append(row)
@@ -340,17 +368,27 @@ def main(argv=None):
     data = None if args.skip_data else data_path(args.size)
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "threads": torch.get_num_threads(),
-                    "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu"},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(),
+            "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+        },
         "versions": {"benchbox": __version__, "torch": torch.__version__, "python": platform.python_version()},
-        "settings": {"size": args.size, "batch": args.batch, "device": str(device), "steps": args.steps,
-                     # PyTorch's defaults: TF32 for cuDNN convolutions, not for matmul; so on
-                     # Ampere and later, fp32 convolutions may beat the fp32 matmul ceiling.
-                     "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32,
-                              "cudnn_conv": torch.backends.cudnn.allow_tf32}},
-        "matmul_gflop_s": {k: v / 1e9 for k, v in ceilings.items()}, "methods": rows, "epochs": epochs,
-        "epoch_overhead_ae": overhead, "data": data,
+        "settings": {
+            "size": args.size,
+            "batch": args.batch,
+            "device": str(device),
+            "steps": args.steps,
+            # PyTorch's defaults: TF32 for cuDNN convolutions, not for matmul; so on
+            # Ampere and later, fp32 convolutions may beat the fp32 matmul ceiling.
+            "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn_conv": torch.backends.cudnn.allow_tf32},
+        },
+        "matmul_gflop_s": {k: v / 1e9 for k, v in ceilings.items()},
+        "methods": rows,
+        "epochs": epochs,
+        "epoch_overhead_ae": overhead,
+        "data": data,
     }
     write_results(result, args.out, markdown(result))
 
@@ -358,29 +396,44 @@ def main(argv=None):
 def markdown(r) -> str:
     s = r["settings"]
     ceilings = ", ".join(f"{k} **{v:.1f} GFLOP/s**" for k, v in r["matmul_gflop_s"].items())
-    lines = [f"# benchbox benchmark — {r['date']}", "",
-             f"{r['machine']['device']} ({r['machine']['processor']}, {r['machine']['threads']} threads), "
-             f"{r['machine']['platform']}; benchbox {r['versions']['benchbox']}, torch {r['versions']['torch']}. "
-             f"{s['size']}×{s['size']}, batch {s['batch']}, device {s['device']}.", "",
-             f"Dense matmul: {ceilings} (the ceiling for each variant's precision).", "",
-             "| method | variant | train img/s | score img/s | GFLOP per step | achieved GFLOP/s | share of matmul "
-             "| peak RSS MB | max CUDA alloc MB |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# benchbox benchmark — {r['date']}",
+        "",
+        f"{r['machine']['device']} ({r['machine']['processor']}, {r['machine']['threads']} threads), "
+        f"{r['machine']['platform']}; benchbox {r['versions']['benchbox']}, torch {r['versions']['torch']}. "
+        f"{s['size']}×{s['size']}, batch {s['batch']}, device {s['device']}.",
+        "",
+        f"Dense matmul: {ceilings} (the ceiling for each variant's precision).",
+        "",
+        "| method | variant | train img/s | score img/s | GFLOP per step | achieved GFLOP/s | share of matmul "
+        "| peak RSS MB | max CUDA alloc MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for m in r["methods"]:
         flop_cells = f"{m['step_gflop']:.2f} | {m['achieved_gflop_s']:.1f} | {m['share_of_matmul']:.0%}"
         cuda = f"{m['max_allocated_mb']:.0f}" if "max_allocated_mb" in m else "–"
-        lines.append(f"| {m['method']} | {m['variant']} | {m['train_img_s']:.0f} | {m['score_img_s']:.0f} | "
-                     f"{flop_cells} | {m['peak_rss_mb']:.0f} | {cuda} |")
+        lines.append(
+            f"| {m['method']} | {m['variant']} | {m['train_img_s']:.0f} | {m['score_img_s']:.0f} | "
+            f"{flop_cells} | {m['peak_rss_mb']:.0f} | {cuda} |"
+        )
     for e in r.get("epochs", []):
-        lines += ["", f"One {e['method']} epoch ({e['variant']}) over {e['images']:,} images of "
-                      f"{e['size']}×{e['size']}, batch {e['batch']}: **{e['epoch_s']:.1f} s** "
-                      f"(first epoch, with warm-up: {e['first_epoch_s']:.1f} s)."]
+        lines += [
+            "",
+            f"One {e['method']} epoch ({e['variant']}) over {e['images']:,} images of "
+            f"{e['size']}×{e['size']}, batch {e['batch']}: **{e['epoch_s']:.1f} s** "
+            f"(first epoch, with warm-up: {e['first_epoch_s']:.1f} s).",
+        ]
     o, d = r["epoch_overhead_ae"], r["data"]
-    lines += ["", f"Epoch outside the training steps (AE, 1,024 images): {o['outside_share']:.1%} "
-                  f"({o['outside_s']:.2f} s of {o['epoch_s']:.2f} s)."]
+    lines += [
+        "",
+        f"Epoch outside the training steps (AE, 1,024 images): {o['outside_share']:.1%} "
+        f"({o['outside_s']:.2f} s of {o['epoch_s']:.2f} s).",
+    ]
     if d:
-        lines.append(f"Image folder, {d['files']} JPEGs of 512×496: first load {d['first_s']:.2f} s, cached "
-                     f"{d['cached_s']:.3f} s ({d['speedup']:.0f}×).")
+        lines.append(
+            f"Image folder, {d['files']} JPEGs of 512×496: first load {d['first_s']:.2f} s, cached "
+            f"{d['cached_s']:.3f} s ({d['speedup']:.0f}×)."
+        )
     return "\n".join(lines + [""])
 
 

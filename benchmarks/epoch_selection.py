@@ -61,23 +61,38 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--seeds", default="0,1,2", help="comma list; mean ± std (ddof=1) over them")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default=None, choices=["fp32", "bf16"],
-                        help="training precision (default: the method's, fp32); the paper preset ran in bf16")
+    parser.add_argument(
+        "--precision",
+        default=None,
+        choices=["fp32", "bf16"],
+        help="training precision (default: the method's, fp32); the paper preset ran in bf16",
+    )
     parser.add_argument("--out", default="benchmarks/results-epochs")
     args = parser.parse_args(argv)
 
     plugins = Plugins(load_entry_points=False)
-    cells = plan(plugins, args.methods, [args.dataset], [int(seed) for seed in args.seeds.split(",")],
-                 image_size=args.size, epochs=args.epochs, device=args.device, precision=args.precision,
-                 data_root=args.data_root)
+    cells = plan(
+        plugins,
+        args.methods,
+        [args.dataset],
+        [int(seed) for seed in args.seeds.split(",")],
+        image_size=args.size,
+        epochs=args.epochs,
+        device=args.device,
+        precision=args.precision,
+        data_root=args.data_root,
+    )
     dataset = plugins.make_dataset(args.dataset, cells[0].dataset_params, args.data_root)
     train, test = dataset.load("train", args.size), dataset.load("test", args.size)
     rows = []
     for cell in cells:
         curve = train_scoring_every_epoch(plugins.methods.get(cell.method)(**cell.method_params), train, test)
         rows.append({"method": cell.label, "seed": cell.seed, "auroc_per_epoch": curve})
-        print(f"{cell.label} seed {cell.seed}: last {curve[-1]:.4f}, best {max(curve):.4f} "
-              f"(epoch {int(np.argmax(curve)) + 1} of {len(curve)})", flush=True)
+        print(
+            f"{cell.label} seed {cell.seed}: last {curve[-1]:.4f}, best {max(curve):.4f} "
+            f"(epoch {int(np.argmax(curve)) + 1} of {len(curve)})",
+            flush=True,
+        )
 
     where = device_description(str(resolve_device(args.device)))
     lines = [
@@ -99,13 +114,16 @@ def main(argv=None) -> None:
         last, best = np.array([c[-1] for c in curves]), np.array([max(c) for c in curves])
         ddof = 1 if len(curves) > 1 else 0
         where_best = ", ".join(str(int(np.argmax(c)) + 1) for c in curves)
-        lines.append(f"| {label} | {last.mean():.4f} ± {last.std(ddof=ddof):.4f} | {best.mean():.4f} ± "
-                     f"{best.std(ddof=ddof):.4f} | {(best - last).mean():+.4f} | {where_best} of {len(curves[0])} |")
+        lines.append(
+            f"| {label} | {last.mean():.4f} ± {last.std(ddof=ddof):.4f} | {best.mean():.4f} ± "
+            f"{best.std(ddof=ddof):.4f} | {(best - last).mean():+.4f} | {where_best} of {len(curves[0])} |"
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "epochs.md").write_text("\n".join(lines) + "\n")
-    (out / "epochs.json").write_text(json.dumps({"args": vars(args), "device": where, "torch": torch.__version__,
-                                                 "rows": rows}, indent=1) + "\n")
+    (out / "epochs.json").write_text(
+        json.dumps({"args": vars(args), "device": where, "torch": torch.__version__, "rows": rows}, indent=1) + "\n"
+    )
     print("\n".join(lines))
 
 

@@ -29,7 +29,9 @@ def make_tree(root: Path, n_files: int, size: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     payload = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
     n_test = max(8, n_files // 80)
-    plan = [("train", "NORMAL", n_files - n_test)] + [("test", c, n_test // 4) for c in ("NORMAL", "CNV", "DME", "DRUSEN")]
+    plan = [("train", "NORMAL", n_files - n_test)] + [
+        ("test", c, n_test // 4) for c in ("NORMAL", "CNV", "DME", "DRUSEN")
+    ]
     for split, cls, n in plan:
         folder = root / split / cls
         folder.mkdir(parents=True)
@@ -64,9 +66,17 @@ def main(argv=None) -> None:
         cache_mb = sum(p.stat().st_size for p in cache.rglob("*")) / 1e6
         shutil.rmtree(root)
     assert cold == warm == touched
-    result = {"files": args.files, "bytes_per_file": args.bytes, "tree_gb": args.files * args.bytes / 1e9,
-              "make_tree_s": made_s, "cold_s": cold_s, "warm_s": warm_s, "new_mtimes_s": touched_s,
-              "digest_cache_mb": cache_mb, "device": device_description("cpu")}
+    result = {
+        "files": args.files,
+        "bytes_per_file": args.bytes,
+        "tree_gb": args.files * args.bytes / 1e9,
+        "make_tree_s": made_s,
+        "cold_s": cold_s,
+        "warm_s": warm_s,
+        "new_mtimes_s": touched_s,
+        "digest_cache_mb": cache_mb,
+        "device": device_description("cpu"),
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")

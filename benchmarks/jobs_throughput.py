@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-
 from bench import prepared, random_input, sync  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 from benchbox.training import resolve_device
 
 
@@ -46,16 +46,23 @@ def worker(method_name, size, batch, device_name, variant, seconds, barrier, res
         elapsed = time.perf_counter() - start
     row = {"img_s": steps * batch / elapsed, "steps": steps, "seconds": elapsed}
     if device.type == "cuda":
-        row.update(max_allocated_mb=torch.cuda.max_memory_allocated() / 2**20,
-                   max_reserved_mb=torch.cuda.max_memory_reserved() / 2**20)
+        row.update(
+            max_allocated_mb=torch.cuda.max_memory_allocated() / 2**20,
+            max_reserved_mb=torch.cuda.max_memory_reserved() / 2**20,
+        )
     results.put(row)
 
 
 def measure(n, args) -> dict:
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=worker, args=(args.method, args.size, args.batch, args.device, args.variant,
-                                              args.seconds, barrier, results)) for _ in range(n)]
+    procs = [
+        ctx.Process(
+            target=worker,
+            args=(args.method, args.size, args.batch, args.device, args.variant, args.seconds, barrier, results),
+        )
+        for _ in range(n)
+    ]
     for p in procs:
         p.start()
     rows = [results.get(timeout=args.seconds + 180) for _ in procs]  # a crashed worker: an error, not a hang
@@ -85,14 +92,24 @@ def main(argv=None):
 
 
 def write(rows, args, device) -> None:
-    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
-              "torch": torch.__version__, "method": args.method, "size": args.size, "batch": args.batch,
-              "variant": args.variant, "seconds": args.seconds, "rows": rows}
-    lines = [f"# `--jobs N` throughput — {args.method}, {args.variant}, {args.size}×{args.size}, batch {args.batch}, "
-             f"{result['device']}, {result['date']}", "",
-             "| N | img/s (sum) | vs N=1 | peak allocated MB per worker | peak reserved MB per worker |",
-             "|---:|---:|---:|---:|---:|"]
+    result = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "method": args.method,
+        "size": args.size,
+        "batch": args.batch,
+        "variant": args.variant,
+        "seconds": args.seconds,
+        "rows": rows,
+    }
+    lines = [
+        f"# `--jobs N` throughput — {args.method}, {args.variant}, {args.size}×{args.size}, batch {args.batch}, "
+        f"{result['device']}, {result['date']}",
+        "",
+        "| N | img/s (sum) | vs N=1 | peak allocated MB per worker | peak reserved MB per worker |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         ratio = f"{r['vs_one']:.2f}×" if r["vs_one"] else "–"
         mem = [max((w.get(k, 0) for w in r["workers"]), default=0) for k in ("max_allocated_mb", "max_reserved_mb")]

@@ -77,22 +77,43 @@ def anomalib_epoch(root: Path, size: int, batch: int, workers: int, warmup: int)
     from anomalib.engine import Engine
     from anomalib.models import Ganomaly
 
-    datamodule = Folder(name="peer", root=root, normal_dir="train/NORMAL", abnormal_dir="test/CNV",
-                        normal_test_dir="test/NORMAL", train_batch_size=batch, eval_batch_size=batch,
-                        num_workers=workers, val_split_mode="none", seed=0)
-    model = Ganomaly(batch_size=batch, pre_processor=Ganomaly.configure_pre_processor(image_size=(size, size)),
-                     visualizer=False)
+    datamodule = Folder(
+        name="peer",
+        root=root,
+        normal_dir="train/NORMAL",
+        abnormal_dir="test/CNV",
+        normal_test_dir="test/NORMAL",
+        train_batch_size=batch,
+        eval_batch_size=batch,
+        num_workers=workers,
+        val_split_mode="none",
+        seed=0,
+    )
+    model = Ganomaly(
+        batch_size=batch, pre_processor=Ganomaly.configure_pre_processor(image_size=(size, size)), visualizer=False
+    )
     timer = StepTimer(warmup)
     with tempfile.TemporaryDirectory() as out:
-        engine = Engine(max_epochs=1, callbacks=[timer.callback], default_root_dir=out,
-                        enable_progress_bar=False, limit_val_batches=0)
+        engine = Engine(
+            max_epochs=1,
+            callbacks=[timer.callback],
+            default_root_dir=out,
+            enable_progress_bar=False,
+            limit_val_batches=0,
+        )
         start = time.perf_counter()
         engine.fit(model=model, datamodule=datamodule)
         total = time.perf_counter() - start
     step = float(np.mean(timer.steps))
     x = torch.randn(batch, 3, size, size)
-    return {"epoch_s": total, "step_s": step, "train_img_s": batch / step, "steps_timed": len(timer.steps),
-            "gflop_per_image": anomalib_step_flops(model, x) / batch / 1e9, "workers": workers}
+    return {
+        "epoch_s": total,
+        "step_s": step,
+        "train_img_s": batch / step,
+        "steps_timed": len(timer.steps),
+        "gflop_per_image": anomalib_step_flops(model, x) / batch / 1e9,
+        "workers": workers,
+    }
 
 
 def anomalib_step_flops(model, x) -> float:
@@ -120,8 +141,7 @@ def benchbox_epoch(root: Path, size: int, batch: int, steps: int) -> dict:
         train = FolderDataset(data_root=str(root), cache_dir=cache).load("train", size)
         Plugins(load_entry_points=False).methods.get("ganomaly")(epochs=1, batch_size=batch).fit(train)
         total = time.perf_counter() - start
-    return {"epoch_s": total, "step_s": step_s, "train_img_s": batch / step_s,
-            "gflop_per_image": flops / batch / 1e9}
+    return {"epoch_s": total, "step_s": step_s, "train_img_s": batch / step_s, "gflop_per_image": flops / batch / 1e9}
 
 
 def main(argv=None):
@@ -148,14 +168,26 @@ def main(argv=None):
     best = min(theirs, key=lambda r: r["epoch_s"])
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "threads": torch.get_num_threads()},
-        "versions": {"benchbox": __version__, "anomalib": anomalib.__version__, "torch": torch.__version__,
-                     "python": platform.python_version()},
-        "settings": {"size": args.size, "batch": args.batch, "train_images": args.train_images,
-                     "jpeg": "512×496 grayscale"},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(),
+        },
+        "versions": {
+            "benchbox": __version__,
+            "anomalib": anomalib.__version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "settings": {
+            "size": args.size,
+            "batch": args.batch,
+            "train_images": args.train_images,
+            "jpeg": "512×496 grayscale",
+        },
         "matmul_gflop_s": matmul_flops(torch.device("cpu")) / 1e9,
-        "benchbox": ours, "anomalib": theirs,
+        "benchbox": ours,
+        "anomalib": theirs,
         "ratio_step": ours["train_img_s"] / max(r["train_img_s"] for r in theirs),
         "ratio_epoch": best["epoch_s"] / ours["epoch_s"],
     }
@@ -164,20 +196,30 @@ def main(argv=None):
 
 def markdown(r) -> str:
     s = r["settings"]
-    lines = [f"# GANomaly: benchbox against anomalib — {r['date']}", "",
-             f"{r['machine']['processor']}, {r['machine']['threads']} threads, {r['machine']['platform']}; "
-             f"benchbox {r['versions']['benchbox']}, anomalib {r['versions']['anomalib']}, torch "
-             f"{r['versions']['torch']}. {s['train_images']} training JPEGs ({s['jpeg']}) at "
-             f"{s['size']}×{s['size']}, batch {s['batch']}. Dense fp32 matmul {r['matmul_gflop_s']:.1f} GFLOP/s.", "",
-             "| implementation | train img/s (inside the step) | GFLOP per image | achieved GFLOP/s "
-             "| one epoch, files → weights (s) |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"# GANomaly: benchbox against anomalib — {r['date']}",
+        "",
+        f"{r['machine']['processor']}, {r['machine']['threads']} threads, {r['machine']['platform']}; "
+        f"benchbox {r['versions']['benchbox']}, anomalib {r['versions']['anomalib']}, torch "
+        f"{r['versions']['torch']}. {s['train_images']} training JPEGs ({s['jpeg']}) at "
+        f"{s['size']}×{s['size']}, batch {s['batch']}. Dense fp32 matmul {r['matmul_gflop_s']:.1f} GFLOP/s.",
+        "",
+        "| implementation | train img/s (inside the step) | GFLOP per image | achieved GFLOP/s "
+        "| one epoch, files → weights (s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, t in [("benchbox", r["benchbox"])] + [(f"anomalib, {t['workers']} workers", t) for t in r["anomalib"]]:
         how = "warm cache" if name == "benchbox" else "Engine.fit"
-        lines.append(f"| {name} | {t['train_img_s']:.0f} | {t['gflop_per_image']:.2f} | "
-                     f"{t['train_img_s'] * t['gflop_per_image']:.1f} | {t['epoch_s']:.2f} ({how}) |")
-    lines += ["", f"Per training step: benchbox **{r['ratio_step']:.2f}×** anomalib's images/s. "
-                  f"End to end: **{r['ratio_epoch']:.2f}×** faster than anomalib's best epoch.", ""]
+        lines.append(
+            f"| {name} | {t['train_img_s']:.0f} | {t['gflop_per_image']:.2f} | "
+            f"{t['train_img_s'] * t['gflop_per_image']:.1f} | {t['epoch_s']:.2f} ({how}) |"
+        )
+    lines += [
+        "",
+        f"Per training step: benchbox **{r['ratio_step']:.2f}×** anomalib's images/s. "
+        f"End to end: **{r['ratio_epoch']:.2f}×** faster than anomalib's best epoch.",
+        "",
+    ]
     return "\n".join(lines)
 
 

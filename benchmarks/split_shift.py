@@ -53,8 +53,11 @@ def dimmed(images: ImageSet, factor: float) -> ImageSet:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default="../shared/data/chest_xray")
-    parser.add_argument("--methods", nargs="+", default=["intensity", "intensity[statistic=std]", "pca", "ae",
-                                                         "ssim_ae", "ganomaly", "salad"])
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=["intensity", "intensity[statistic=std]", "pca", "ae", "ssim_ae", "ganomaly", "salad"],
+    )
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--seeds", default="0,1,2", help="comma list; mean ± std (ddof=1) over them")
@@ -72,31 +75,46 @@ def main(argv=None) -> None:
 
     # The cells `benchbox run` would plan for these methods on the dev protocol: the same
     # parameters (run settings only where a method declares them), checked before training.
-    cells = plan(plugins, args.methods, ["chest_xray"], [int(seed) for seed in args.seeds.split(",")],
-                 image_size=args.size, epochs=args.epochs, device=args.device,
-                 overrides=[("chest_xray", "protocol", "dev")], data_root=args.data_root)
+    cells = plan(
+        plugins,
+        args.methods,
+        ["chest_xray"],
+        [int(seed) for seed in args.seeds.split(",")],
+        image_size=args.size,
+        epochs=args.epochs,
+        device=args.device,
+        overrides=[("chest_xray", "protocol", "dev")],
+        data_root=args.data_root,
+    )
     rows = []
     for cell in cells:
         method = plugins.methods.get(cell.method)(**cell.method_params).fit(train)
-        dev_scores, test_scores, dimmed_scores = (method.score(dev_test), method.score(test),
-                                                  method.score(held_out_dimmed))
+        dev_scores, test_scores, dimmed_scores = (
+            method.score(dev_test),
+            method.score(test),
+            method.score(held_out_dimmed),
+        )
         held_out, train_pneumonia = dev_scores[dev_labels == 0], dev_scores[dev_labels == 1]
         test_normal, test_pneumonia = test_scores[test_labels == 0], test_scores[test_labels == 1]
-        rows.append({
-            "method": cell.label,
-            "seed": cell.seed,
-            "test_normal_vs_heldout_normal": auroc(held_out, test_normal),
-            "dev": auroc(held_out, train_pneumonia),
-            "test_pneumonia_vs_heldout_normal": auroc(held_out, test_pneumonia),
-            "test_pneumonia_vs_test_normal": auroc(test_normal, test_pneumonia),
-            "dimmed_vs_heldout_normal": auroc(held_out, dimmed_scores),
-        })
+        rows.append(
+            {
+                "method": cell.label,
+                "seed": cell.seed,
+                "test_normal_vs_heldout_normal": auroc(held_out, test_normal),
+                "dev": auroc(held_out, train_pneumonia),
+                "test_pneumonia_vs_heldout_normal": auroc(held_out, test_pneumonia),
+                "test_pneumonia_vs_test_normal": auroc(test_normal, test_pneumonia),
+                "dimmed_vs_heldout_normal": auroc(held_out, dimmed_scores),
+            }
+        )
         print(rows[-1], flush=True)
 
     where = device_description(str(resolve_device(args.device)))
-    counts = (f"held-out training normals {int((dev_labels == 0).sum())}, train/PNEUMONIA "
-              f"{int((dev_labels == 1).sum())}, test NORMAL {int((test_labels == 0).sum())}, "
-              f"test PNEUMONIA {int((test_labels == 1).sum())}")
+    counts = (
+        f"held-out training normals {int((dev_labels == 0).sum())}, train/PNEUMONIA "
+        f"{int((dev_labels == 1).sum())}, test NORMAL {int((test_labels == 0).sum())}, "
+        f"test PNEUMONIA {int((test_labels == 1).sum())}"
+    )
     lines = [
         f"# Official chest X-ray test normals against held-out training normals ({datetime.now(timezone.utc):%Y-%m-%d})",
         "",
@@ -109,8 +127,13 @@ def main(argv=None) -> None:
         "| test pneumonia vs held-out normals | test pneumonia vs test normals | held-out normals at 90% contrast vs as they are |",
         "|---|---|---|---|---|---|",
     ]
-    columns = ["test_normal_vs_heldout_normal", "dev", "test_pneumonia_vs_heldout_normal",
-               "test_pneumonia_vs_test_normal", "dimmed_vs_heldout_normal"]
+    columns = [
+        "test_normal_vs_heldout_normal",
+        "dev",
+        "test_pneumonia_vs_heldout_normal",
+        "test_pneumonia_vs_test_normal",
+        "dimmed_vs_heldout_normal",
+    ]
     for label in dict.fromkeys(row["method"] for row in rows):
         values = np.array([[row[c] for c in columns] for row in rows if row["method"] == label])
         spread = values.std(0, ddof=1) if len(values) > 1 else np.zeros(len(columns))
@@ -119,8 +142,12 @@ def main(argv=None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "shift.md").write_text("\n".join(lines) + "\n")
-    (out / "shift.json").write_text(json.dumps({"args": vars(args), "device": where, "counts": counts,
-                                                "torch": torch.__version__, "rows": rows}, indent=1) + "\n")
+    (out / "shift.json").write_text(
+        json.dumps(
+            {"args": vars(args), "device": where, "counts": counts, "torch": torch.__version__, "rows": rows}, indent=1
+        )
+        + "\n"
+    )
     print("\n".join(lines))
 
 

@@ -46,8 +46,14 @@ class FolderDataset(Dataset):
 
     name = "folder"
     env_var = "BENCHBOX_FOLDER_ROOT"
-    params = {"normal_class": "NORMAL", "protocol": "auto", "dev_holdout": 0.2, "split_seed": 0,
-              "group_pattern": "", "skip_bad": False}
+    params = {
+        "normal_class": "NORMAL",
+        "protocol": "auto",
+        "dev_holdout": 0.2,
+        "split_seed": 0,
+        "group_pattern": "",
+        "skip_bad": False,
+    }
     choices = {"protocol": ("auto", "official", "dev")}
     ranges = {"dev_holdout": "(0, 1)", "split_seed": ">= 0"}
     invalid_examples = {"normal_class": "NO_SUCH_CLASS", "group_pattern": "(unclosed"}
@@ -74,8 +80,7 @@ class FolderDataset(Dataset):
         return (str(root) if found else f"{root} has no train/ folder", found)
 
     def missing(self, what: str) -> DataError:
-        return DataError(f"dataset {self.name!r}: {what}. Expected layout: {self.layout}. "
-                         f"Published: {self.published}.")
+        return DataError(f"dataset {self.name!r}: {what}. Expected layout: {self.layout}. Published: {self.published}.")
 
     def _root(self) -> Path:
         root = self.root()
@@ -105,9 +110,11 @@ class FolderDataset(Dataset):
             raise self.missing(f"{split_dir} has no class folders")
         foreign = [p.name for p in folders if self.known_classes and p.name.upper() not in self.known_classes]
         if foreign:
-            raise DataError(f"dataset {self.name!r}: {split_dir} holds class folder(s) {', '.join(foreign)}, "
-                            f"which are not {self.name}'s classes ({', '.join(self.known_classes)}). Is "
-                            f"--data-root another dataset? For any other tree use --dataset folder.")
+            raise DataError(
+                f"dataset {self.name!r}: {split_dir} holds class folder(s) {', '.join(foreign)}, "
+                f"which are not {self.name}'s classes ({', '.join(self.known_classes)}). Is "
+                f"--data-root another dataset? For any other tree use --dataset folder."
+            )
         return folders
 
     def validate(self) -> None:
@@ -116,12 +123,15 @@ class FolderDataset(Dataset):
         try:
             re.compile(self.group_pattern)
         except re.error as error:
-            raise ParamError(f"{self.name}: group_pattern {self.group_pattern!r} is not a regular "
-                             f"expression ({error})") from None
+            raise ParamError(
+                f"{self.name}: group_pattern {self.group_pattern!r} is not a regular expression ({error})"
+            ) from None
         classes = sorted({c for _, c in self.files("train")})
         if not any(self.is_normal(c) for c in classes) and not self.train_extra():
-            raise self.missing(f"no normal training images: no class folder named {self.normal_class!r} "
-                               f"(normal_class) in {_child(self._root(), 'train')}; found: {', '.join(classes)}")
+            raise self.missing(
+                f"no normal training images: no class folder named {self.normal_class!r} "
+                f"(normal_class) in {_child(self._root(), 'train')}; found: {', '.join(classes)}"
+            )
 
     def files(self, split: str) -> list[tuple[Path, str]]:
         """(path, class name) of every image of a split on disk (listed once per instance)."""
@@ -165,8 +175,7 @@ class FolderDataset(Dataset):
         sick = {self.patient(path) for path, _ in anomalous} - {None}
         candidates = sorted({g for g in groups if g not in sick}, key=str)
         if not candidates:
-            raise self.missing("the dev protocol needs normal training images of patients without "
-                               "anomalous images")
+            raise self.missing("the dev protocol needs normal training images of patients without anomalous images")
         order = np.random.default_rng(self.split_seed).permutation(len(candidates))
         n_held = max(1, int(round(len(candidates) * self.dev_holdout)))
         kept_groups = {candidates[i] for i in order[n_held:].tolist()}
@@ -202,8 +211,7 @@ class FolderDataset(Dataset):
             raise ParamError(f"{self.name}: no split {split!r}; splits: train, test, val")
         root = self._root()
         items = self.items(split)
-        images, kept = load_cached(root, [p for p, _ in items], image_size, self.cache_dir,
-                                   self.name, self.skip_bad)
+        images, kept = load_cached(root, [p for p, _ in items], image_size, self.cache_dir, self.name, self.skip_bad)
         items = [items[i] for i in kept]
         classes = [c for _, c in items]
         labels = np.array([0 if self.is_normal(c) else 1 for c in classes], dtype=np.int64)
@@ -226,9 +234,12 @@ class FolderDataset(Dataset):
         if record["protocol"] == "dev":
             root = self._root()
             train, _ = self.dev_split()
-            record.update(dev_holdout=self.dev_holdout, split_seed=self.split_seed,
-                          group_pattern=self.group_pattern,
-                          train_files=[p.relative_to(root).as_posix() for p, _ in train])
+            record.update(
+                dev_holdout=self.dev_holdout,
+                split_seed=self.split_seed,
+                group_pattern=self.group_pattern,
+                train_files=[p.relative_to(root).as_posix() for p, _ in train],
+            )
         return record
 
 

@@ -28,8 +28,11 @@ def list_images(folder: Path) -> list[Path]:
     """Image files directly inside ``folder`` (no recursion, so no symlink loops), sorted."""
     try:
         with os.scandir(folder) as entries:
-            names = [e.name for e in entries if Path(e.name).suffix.lower() in IMAGE_SUFFIXES
-                     and not e.name.startswith(".") and e.is_file()]
+            names = [
+                e.name
+                for e in entries
+                if Path(e.name).suffix.lower() in IMAGE_SUFFIXES and not e.name.startswith(".") and e.is_file()
+            ]
     except OSError as error:
         raise DataError(f"cannot list {folder}: {error.strerror}") from None
     return [folder / name for name in sorted(names)]
@@ -83,8 +86,10 @@ def decode_all(paths: list[Path], size: int, skip_bad: bool = False) -> tuple[np
             results = list(pool.map(_decode_or_message, jobs, chunksize=32))
     bad = [message for _, message in results if message]
     if bad and not skip_bad:
-        raise DataError(f"{len(bad)} file(s) could not be decoded (skip them with "
-                        f"--param <dataset>.skip_bad=true):\n  " + "\n  ".join(bad))
+        raise DataError(
+            f"{len(bad)} file(s) could not be decoded (skip them with "
+            f"--param <dataset>.skip_bad=true):\n  " + "\n  ".join(bad)
+        )
     if bad:
         warnings.warn(f"skipped {len(bad)} undecodable file(s):\n  " + "\n  ".join(bad), stacklevel=2)
     kept = [i for i, (array, _) in enumerate(results) if array is not None]
@@ -118,6 +123,7 @@ def load_cached(root: Path, paths: list[Path], size: int, cache_dir, name: str, 
             np.savez(handle, images=images, kept=np.asarray(kept, dtype=np.int64))
         os.replace(tmp, target)
     except OSError as error:
-        warnings.warn(f"could not write the image cache at {target} ({error.strerror}); continuing without",
-                      stacklevel=2)
+        warnings.warn(
+            f"could not write the image cache at {target} ({error.strerror}); continuing without", stacklevel=2
+        )
     return images, kept

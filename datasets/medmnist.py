@@ -54,8 +54,10 @@ class MedMNIST(Dataset):
     def _arrays(self) -> dict:
         path = self.path()
         if path is None or not path.is_file():
-            raise DataError(f"dataset 'medmnist': no file at {path or '(not given)'}. Expected: {self.layout}. "
-                            f"Published: {self.published}.")
+            raise DataError(
+                f"dataset 'medmnist': no file at {path or '(not given)'}. Expected: {self.layout}. "
+                f"Published: {self.published}."
+            )
         if not hasattr(self, "_cache"):
             try:
                 with np.load(path, allow_pickle=False) as data:
@@ -75,16 +77,19 @@ class MedMNIST(Dataset):
             return self.normal_label
         flavour = self.flavour()
         if not flavour:
-            raise ParamError(f"medmnist: cannot tell the normal label of {self.path().name}; "
-                             f"set --param medmnist.normal_label=N")
+            raise ParamError(
+                f"medmnist: cannot tell the normal label of {self.path().name}; set --param medmnist.normal_label=N"
+            )
         return NORMAL_LABEL[flavour]
 
     def validate(self) -> None:
         """Before anything runs: the file reads, and its training split holds the normal label."""
         labels = np.asarray(self._arrays().get("train_labels", np.zeros(0))).reshape(-1)
         if labels.size and not (labels == self.normal()).any():
-            raise ParamError(f"medmnist: {self.path()} has no training image with the normal label "
-                             f"{self.normal()} (normal_label); its training labels: {sorted(set(labels.tolist()))}")
+            raise ParamError(
+                f"medmnist: {self.path()} has no training image with the normal label "
+                f"{self.normal()} (normal_label); its training labels: {sorted(set(labels.tolist()))}"
+            )
 
     def load(self, split: str, image_size: int) -> ImageSet:
         arrays, path = self._arrays(), self.path()
@@ -113,9 +118,17 @@ class MedMNIST(Dataset):
         images, labels = images[keep], labels[keep]
         index = np.nonzero(keep)[0]
         if images.shape[1] != image_size:
-            images = np.stack([np.asarray(Image.fromarray(im).resize((image_size, image_size),
-                                                                      Image.Resampling.BICUBIC)) for im in images])
-        classes = [names.get(int(l), str(int(l))) if int(l) != normal else "NORMAL" for l in labels]
+            images = np.stack(
+                [
+                    np.asarray(Image.fromarray(im).resize((image_size, image_size), Image.Resampling.BICUBIC))
+                    for im in images
+                ]
+            )
+        classes = [names.get(int(y), str(int(y))) if int(y) != normal else "NORMAL" for y in labels]
         ids = [f"{split}/{i}" for i in index]
-        return ImageSet(torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1),
-                        (labels != normal).astype(np.int64), classes, ids)
+        return ImageSet(
+            torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1),
+            (labels != normal).astype(np.int64),
+            classes,
+            ids,
+        )

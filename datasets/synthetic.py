@@ -42,7 +42,11 @@ def _normal_geometry(rng: np.random.Generator, n: int, size: int, position: floa
     offsets = np.concatenate([np.zeros((n, 1)), np.cumsum(thickness, axis=1)], axis=1)
     bounds = top[:, None, :] + offsets[:, :, None]
     if fovea:  # the inner surface dips at the fovea, less so the deeper boundaries
-        where, depth, width = rng.uniform(0.35, 0.65, (n, 1)), rng.uniform(0.03, 0.08, (n, 1)), rng.uniform(0.05, 0.1, (n, 1))
+        where, depth, width = (
+            rng.uniform(0.35, 0.65, (n, 1)),
+            rng.uniform(0.03, 0.08, (n, 1)),
+            rng.uniform(0.05, 0.1, (n, 1)),
+        )
         dip = depth * np.exp(-(((x - where) / width) ** 2))
         bounds[:, :3, :] += dip[:, None, :] * np.array([1.0, 0.6, 0.3])[None, :, None]
     return bounds
@@ -58,8 +62,16 @@ def _render(bounds: np.ndarray, size: int, brightness: np.ndarray):
     return image
 
 
-def generate(n_normal: int, n_drusen: int, n_fluid: int, size: int, seed: int, position: float = 0.15,
-             tilt: float = 0.25, fovea: bool = True):
+def generate(
+    n_normal: int,
+    n_drusen: int,
+    n_fluid: int,
+    size: int,
+    seed: int,
+    position: float = 0.15,
+    tilt: float = 0.25,
+    fovea: bool = True,
+):
     """Images (float 0..1, n×size×size) and class names, normal first, then lesions."""
     rng = np.random.default_rng(seed)
     n = n_normal + n_drusen + n_fluid
@@ -91,13 +103,27 @@ class Synthetic(Dataset):
     """Retina-like synthetic B-scans (NORMAL, DRUSEN, FLUID); needs no files."""
 
     name = "synthetic"
-    params = {"n_train": 512, "n_val": 64, "n_test": 256, "anomaly_share": 0.5, "seed": 0,
-              # Variation of the normal retinas: half-range of the vertical position, largest
-              # tilt, foveal pit (see the module docstring; 0.06, 0.12, false: the first version).
-              "position": 0.15, "tilt": 0.25, "fovea": True}
-    ranges = {"n_train": ">= 2", "n_val": ">= 2", "n_test": ">= 2", "anomaly_share": "(0, 1)", "seed": ">= 0",
-              "position": "[0, 0.3]",  # the retina stays inside the image
-              "tilt": ">= 0"}
+    params = {
+        "n_train": 512,
+        "n_val": 64,
+        "n_test": 256,
+        "anomaly_share": 0.5,
+        "seed": 0,
+        # Variation of the normal retinas: half-range of the vertical position, largest
+        # tilt, foveal pit (see the module docstring; 0.06, 0.12, false: the first version).
+        "position": 0.15,
+        "tilt": 0.25,
+        "fovea": True,
+    }
+    ranges = {
+        "n_train": ">= 2",
+        "n_val": ">= 2",
+        "n_test": ">= 2",
+        "anomaly_share": "(0, 1)",
+        "seed": ">= 0",
+        "position": "[0, 0.3]",  # the retina stays inside the image
+        "tilt": ">= 0",
+    }
     default_image_size = 32
     # Small batches: more optimiser steps for the same CPU time (methods converge in seconds).
     default_epochs = 5
@@ -113,9 +139,16 @@ class Synthetic(Dataset):
         total = {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
         n_anomalous = 0 if split == "train" else max(2, int(round(total * self.anomaly_share)))
         n_drusen = n_anomalous // 2
-        images, classes = generate(total - n_anomalous, n_drusen, n_anomalous - n_drusen, image_size,
-                                   seed=self.seed * 1000 + _SPLIT_SEEDS[split], position=self.position,
-                                   tilt=self.tilt, fovea=self.fovea)
+        images, classes = generate(
+            total - n_anomalous,
+            n_drusen,
+            n_anomalous - n_drusen,
+            image_size,
+            seed=self.seed * 1000 + _SPLIT_SEEDS[split],
+            position=self.position,
+            tilt=self.tilt,
+            fovea=self.fovea,
+        )
         pixels = torch.from_numpy(np.round(images * 255).astype(np.uint8)).unsqueeze(1)
         labels = np.array([c != "NORMAL" for c in classes], dtype=np.int64)
         ids = [f"{split}/{c}/{i:05d}" for i, c in enumerate(classes)]

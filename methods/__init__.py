@@ -17,7 +17,19 @@ def benchbox_register_methods(register):
     from .ssim_ae.method import SSIMAE
     from .vae.method import VAE
 
-    for cls in (AE, VAE, FAnoGANMethod, GANomaly, SSIMAE, SALAD, PixelPCA, PixelKNN, IntensityFloor, CutPaste, PatchCore):
+    for cls in (
+        AE,
+        VAE,
+        FAnoGANMethod,
+        GANomaly,
+        SSIMAE,
+        SALAD,
+        PixelPCA,
+        PixelKNN,
+        IntensityFloor,
+        CutPaste,
+        PatchCore,
+    ):
         register(cls)
 
 

@@ -47,8 +47,16 @@ class Encoder(nn.Module):
     """size×size×in_channels image -> ``out_dim`` vector. ``features(x)`` gives the last
     hidden map (used for feature matching by GAN discriminators)."""
 
-    def __init__(self, image_size: int, out_dim: int, width: int = 32, max_width: int = 256,
-                 in_channels: int = 1, norm: bool = True, first_norm: bool = True):
+    def __init__(
+        self,
+        image_size: int,
+        out_dim: int,
+        width: int = 32,
+        max_width: int = 256,
+        in_channels: int = 1,
+        norm: bool = True,
+        first_norm: bool = True,
+    ):
         super().__init__()
         chans = channels(image_size, width, max_width)
         layers: list[nn.Module] = []
@@ -71,8 +79,7 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """``latent_dim`` vector -> size×size×out_channels image in [-1, 1] (mirror of Encoder)."""
 
-    def __init__(self, image_size: int, latent_dim: int, width: int = 32, max_width: int = 256,
-                 out_channels: int = 1):
+    def __init__(self, image_size: int, latent_dim: int, width: int = 32, max_width: int = 256, out_channels: int = 1):
         super().__init__()
         chans = list(reversed(channels(image_size, width, max_width)))
         layers: list[nn.Module] = []

@@ -49,8 +49,9 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 
     stacked = torch.cat([x, y, x * x, y * y, x * y], dim=1)
     n, ch = x.shape[0], x.shape[1]
     planes = n * 5 * ch
-    moments = F.conv2d(stacked.reshape(1, planes, *x.shape[-2:]), w.expand(planes, 1, window, window),
-                       groups=planes).view(n, 5, ch, *(s - window + 1 for s in x.shape[-2:]))
+    moments = F.conv2d(
+        stacked.reshape(1, planes, *x.shape[-2:]), w.expand(planes, 1, window, window), groups=planes
+    ).view(n, 5, ch, *(s - window + 1 for s in x.shape[-2:]))
     mu_x, mu_y, xx, yy, xy = moments.unbind(1)
     var_x = xx - mu_x * mu_x
     var_y = yy - mu_y * mu_y

@@ -52,8 +52,9 @@ def fake_install(tmp_path, monkeypatch):
 
 def run_cli(*args, cwd=None, env=None, timeout=600):
     """Run ``benchbox`` as a user would, in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "benchbox", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "benchbox", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def result_record(label: str, seed: int, dataset: str = "d", status: str = "ok", method_params=None, **fields):
@@ -62,7 +63,23 @@ def result_record(label: str, seed: int, dataset: str = "d", status: str = "ok",
     from benchbox.experiment import Experiment, method_of
     from benchbox.store import SCHEMA
 
-    experiment = Experiment(method=method_of(label), method_params=dict(method_params or {}), dataset=dataset,
-                            dataset_params={}, image_size=32, seed=seed, entry=label)
-    return {"schema": SCHEMA, "status": status, "key": experiment.key, "experiment": experiment.as_dict(),
-            "label": label, "method": experiment.method, "dataset": dataset, "seed": seed, **fields}
+    experiment = Experiment(
+        method=method_of(label),
+        method_params=dict(method_params or {}),
+        dataset=dataset,
+        dataset_params={},
+        image_size=32,
+        seed=seed,
+        entry=label,
+    )
+    return {
+        "schema": SCHEMA,
+        "status": status,
+        "key": experiment.key,
+        "experiment": experiment.as_dict(),
+        "label": label,
+        "method": experiment.method,
+        "dataset": dataset,
+        "seed": seed,
+        **fields,
+    }

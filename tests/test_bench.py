@@ -32,12 +32,36 @@ def test_flop_count_matches_torch_counter_and_follows_double_backward():
 
 
 def test_harness_writes_its_table(tmp_path):
-    bench.main(["--size", "32", "--batch", "8", "--steps", "1", "--methods", "ae,fanogan",
-                "--variants", "fp32,bf16", "--epoch-method", "ae", "--epoch-images", "32",
-                "--skip-data", "--matmul-seconds", "0.2", "--out", str(tmp_path)])
+    bench.main(
+        [
+            "--size",
+            "32",
+            "--batch",
+            "8",
+            "--steps",
+            "1",
+            "--methods",
+            "ae,fanogan",
+            "--variants",
+            "fp32,bf16",
+            "--epoch-method",
+            "ae",
+            "--epoch-images",
+            "32",
+            "--skip-data",
+            "--matmul-seconds",
+            "0.2",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     result = json.loads((tmp_path / "results.json").read_text())
     assert [(m["method"], m["variant"]) for m in result["methods"]] == [
-        ("ae", "fp32"), ("ae", "bf16"), ("fanogan", "fp32"), ("fanogan", "bf16")]
+        ("ae", "fp32"),
+        ("ae", "bf16"),
+        ("fanogan", "fp32"),
+        ("fanogan", "bf16"),
+    ]
     assert set(result["matmul_gflop_s"]) == {"fp32", "bf16"}
     assert result["epochs"][0]["images"] == 32 and result["epochs"][0]["epoch_s"] > 0
     table = (tmp_path / "results.md").read_text()
@@ -70,8 +94,9 @@ def test_profile_writes_a_table_of_the_step(tmp_path):
 def test_jobs_throughput_sums_its_workers(tmp_path):
     import jobs_throughput
 
-    jobs_throughput.main(["--method", "ae", "--size", "32", "--batch", "8", "--jobs", "1,2",
-                          "--seconds", "0.3", "--out", str(tmp_path)])
+    jobs_throughput.main(
+        ["--method", "ae", "--size", "32", "--batch", "8", "--jobs", "1,2", "--seconds", "0.3", "--out", str(tmp_path)]
+    )
     result = json.loads((tmp_path / "jobs-ae.json").read_text())
     assert [r["jobs"] for r in result["rows"]] == [1, 2] and result["rows"][0]["vs_one"] == 1.0
     two = result["rows"][1]
@@ -90,5 +115,6 @@ def test_gn_variant_computes_what_instance_norm_computes():
     held = {id(p) for o in grouped.optimizers_ for g in o.param_groups for p in g["params"]}
     assert all(id(p) in held for p in grouped.nets_.parameters())
     with torch.no_grad():
-        torch.testing.assert_close(grouped.nets_["salad"].encoder(x), plain.nets_["salad"].encoder(x),
-                                   rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            grouped.nets_["salad"].encoder(x), plain.nets_["salad"].encoder(x), rtol=1e-4, atol=1e-5
+        )

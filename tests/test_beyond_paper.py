@@ -78,10 +78,26 @@ def test_a_run_records_the_weights_files_hash(tmp_path, weights, monkeypatch):
     from benchbox.methods.resnet import file_sha256
 
     monkeypatch.setenv("BENCHBOX_NO_ENTRY_POINTS", "1")
-    result = CliRunner().invoke(main, [
-        "run", "--methods", "patchcore", "--seeds", "0", "--results-dir", str(tmp_path),
-        "--param", f"patchcore.weights={weights}", "--param", "patchcore.arch=resnet18",
-        "--param", "synthetic.n_train=32", "--param", "synthetic.n_test=16"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--methods",
+            "patchcore",
+            "--seeds",
+            "0",
+            "--results-dir",
+            str(tmp_path),
+            "--param",
+            f"patchcore.weights={weights}",
+            "--param",
+            "patchcore.arch=resnet18",
+            "--param",
+            "synthetic.n_train=32",
+            "--param",
+            "synthetic.n_test=16",
+        ],
+    )
     assert result.exit_code == 0, result.output
     (path,) = (tmp_path / "synthetic").glob("patchcore*.json")
     assert json.loads(path.read_text())["method_provenance"] == {"weights_sha256": file_sha256(weights)}
@@ -94,7 +110,9 @@ def test_a_run_records_the_weights_files_hash(tmp_path, weights, monkeypatch):
 def test_greedy_coreset_covers_every_cluster():
     """Three tight clusters, 100 points each: three picks are one per cluster (k-center)."""
     centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
-    points = (centres[:, None, :] + 0.1 * torch.randn(3, 100, 2, generator=torch.Generator().manual_seed(0))).reshape(-1, 2)
+    points = (centres[:, None, :] + 0.1 * torch.randn(3, 100, 2, generator=torch.Generator().manual_seed(0))).reshape(
+        -1, 2
+    )
     chosen = greedy_coreset(points, 3, torch.Generator().manual_seed(1))
     assert sorted((chosen // 100).tolist()) == [0, 1, 2]
 
@@ -139,7 +157,9 @@ def test_anatpaste_changes_pixels_inside_the_lungs_only():
     size = 64
     yy, xx = np.mgrid[0:size, 0:size] / size
     image = np.full((size, size), 0.8)
-    lungs = (((xx - 0.32) / 0.12) ** 2 + ((yy - 0.5) / 0.25) ** 2 <= 1) | (((xx - 0.68) / 0.12) ** 2 + ((yy - 0.5) / 0.25) ** 2 <= 1)
+    lungs = (((xx - 0.32) / 0.12) ** 2 + ((yy - 0.5) / 0.25) ** 2 <= 1) | (
+        ((xx - 0.68) / 0.12) ** 2 + ((yy - 0.5) / 0.25) ** 2 <= 1
+    )
     image[lungs] = 0.3
     image = image + 0.2 * xx  # texture, so that a pasted patch differs
     x = torch.from_numpy(image * 2 - 1).float().expand(4, 1, size, size).clone()

@@ -17,31 +17,45 @@ def cli(tmp_path, monkeypatch):
         result = CliRunner().invoke(main, list(args))
         assert "Traceback" not in result.output
         return result
+
     return invoke
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["run", "--methods", "nope"], "unknown method 'nope'; known methods: ae"),
-    (["run", "--dataset", "nope"], "unknown dataset 'nope'; known datasets:"),
-    (["run", "--methods", "ae[latent=3]"], "ae: unknown parameter 'latent'; valid keys:"),
-    (["run", "--methods", "ae", "--param", "ae.widht=3"], "valid keys: batch_size"),
-    (["run", "--methods", "ae", "--param", "zz.width=3"], "'zz' is neither a method nor a dataset"),
-    (["run", "--methods", "ae[width=abc]"], "ae: parameter 'width' expects int, got 'abc'"),
-    (["run", "--methods", "salad[ssl=]"], "malformed parameter 'ssl='"),
-    (["run", "--methods", "salad[x=1"], "malformed method entry 'salad[x=1'"),
-    (["run", "--methods", "ae", "--epochs", "0"], "--epochs must be a positive integer, got 0"),
-    (["run", "--methods", "ae", "--batch-size", "-4"], "--batch-size must be a positive integer, got -4"),
-    (["run", "--methods", "ae", "--image-size", "48"], "image size 48 is not supported"),
-    (["run", "--methods", "ae", "--seeds", "0,x"], "expected comma-separated integers"),
-    (["run", "--methods", "ae", "--device", "tpu"], "unknown device 'tpu'"),
-    (["run", "--methods", "ae", "--checkpoint-every", "0"],
-     "--checkpoint-every: expected a positive number of epochs or a duration such as 90s"),
-    (["table", "--results-dir", "missing"], "--results-dir missing: no such directory"),
-    (["run", "--methods", "ae", "--dataset", "oct", "--data-root", "nowhere/oct"],
-     "no data found (nowhere/oct has no train/ folder). Expected layout: ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}"),
-    (["run", "--methods", "ae", "--dataset", "chest_xray"], "no --data-root given, and $BENCHBOX_CHEST_XRAY_ROOT is not set"),
-    (["run", "--methods", "ae", "--param", "synthetic.position=0.5"], "synthetic: parameter 'position' must be in [0, 0.3], got 0.5"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["run", "--methods", "nope"], "unknown method 'nope'; known methods: ae"),
+        (["run", "--dataset", "nope"], "unknown dataset 'nope'; known datasets:"),
+        (["run", "--methods", "ae[latent=3]"], "ae: unknown parameter 'latent'; valid keys:"),
+        (["run", "--methods", "ae", "--param", "ae.widht=3"], "valid keys: batch_size"),
+        (["run", "--methods", "ae", "--param", "zz.width=3"], "'zz' is neither a method nor a dataset"),
+        (["run", "--methods", "ae[width=abc]"], "ae: parameter 'width' expects int, got 'abc'"),
+        (["run", "--methods", "salad[ssl=]"], "malformed parameter 'ssl='"),
+        (["run", "--methods", "salad[x=1"], "malformed method entry 'salad[x=1'"),
+        (["run", "--methods", "ae", "--epochs", "0"], "--epochs must be a positive integer, got 0"),
+        (["run", "--methods", "ae", "--batch-size", "-4"], "--batch-size must be a positive integer, got -4"),
+        (["run", "--methods", "ae", "--image-size", "48"], "image size 48 is not supported"),
+        (["run", "--methods", "ae", "--seeds", "0,x"], "expected comma-separated integers"),
+        (["run", "--methods", "ae", "--device", "tpu"], "unknown device 'tpu'"),
+        (
+            ["run", "--methods", "ae", "--checkpoint-every", "0"],
+            "--checkpoint-every: expected a positive number of epochs or a duration such as 90s",
+        ),
+        (["table", "--results-dir", "missing"], "--results-dir missing: no such directory"),
+        (
+            ["run", "--methods", "ae", "--dataset", "oct", "--data-root", "nowhere/oct"],
+            "no data found (nowhere/oct has no train/ folder). Expected layout: ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}",
+        ),
+        (
+            ["run", "--methods", "ae", "--dataset", "chest_xray"],
+            "no --data-root given, and $BENCHBOX_CHEST_XRAY_ROOT is not set",
+        ),
+        (
+            ["run", "--methods", "ae", "--param", "synthetic.position=0.5"],
+            "synthetic: parameter 'position' must be in [0, 0.3], got 0.5",
+        ),
+    ],
+)
 def test_user_mistakes_are_explained(cli, args, expected):
     result = cli(*args)
     assert result.exit_code != 0
@@ -49,8 +63,21 @@ def test_user_mistakes_are_explained(cli, args, expected):
 
 
 def test_run_then_table_then_resume(cli):
-    args = ["run", "--methods", "ae", "--seeds", "0,1", "--epochs", "1", "--param", "synthetic.n_train=32",
-            "--param", "synthetic.n_test=16", "--results-dir", "res"]
+    args = [
+        "run",
+        "--methods",
+        "ae",
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "1",
+        "--param",
+        "synthetic.n_train=32",
+        "--param",
+        "synthetic.n_test=16",
+        "--results-dir",
+        "res",
+    ]
     first = cli(*args)
     assert first.exit_code == 0, first.output
     assert "| ae" in first.output and "2 run, 0 already done" in first.output
@@ -62,9 +89,25 @@ def test_run_then_table_then_resume(cli):
 
 @pytest.mark.parametrize("grid, rows", [("table3", 4), ("table4", 4), ("table5", 3)])
 def test_paper_ablation_grids_run_end_to_end(cli, grid, rows):
-    result = cli("run", "--grid", grid, "--seeds", "0", "--epochs", "1", "--results-dir", "res",
-                 "--param", "synthetic.n_train=32", "--param", "synthetic.n_test=16",
-                 "--param", "salad.width=8", "--param", "salad.latent_dim=16")
+    result = cli(
+        "run",
+        "--grid",
+        grid,
+        "--seeds",
+        "0",
+        "--epochs",
+        "1",
+        "--results-dir",
+        "res",
+        "--param",
+        "synthetic.n_train=32",
+        "--param",
+        "synthetic.n_test=16",
+        "--param",
+        "salad.width=8",
+        "--param",
+        "salad.latent_dim=16",
+    )
     assert result.exit_code == 0, result.output
     table_rows = [line for line in result.output.splitlines() if line.startswith("| salad")]
     assert len(table_rows) == rows
@@ -72,14 +115,36 @@ def test_paper_ablation_grids_run_end_to_end(cli, grid, rows):
 
 def test_preset_values_and_explicit_override(cli):
     from benchbox import grids
-    assert grids.preset(grids.load(), "paper") == {"image_size": 256, "epochs": 200, "batch_size": 64,
-                                                   "seeds": [0, 1, 2]}
-    result = cli("run", "--preset", "cpu", "--methods", "ae", "--seeds", "0", "--epochs", "1",
-                 "--image-size", "32", "--results-dir", "res", "--param", "synthetic.n_train=32",
-                 "--param", "synthetic.n_test=16")
+
+    assert grids.preset(grids.load(), "paper") == {
+        "image_size": 256,
+        "epochs": 200,
+        "batch_size": 64,
+        "seeds": [0, 1, 2],
+    }
+    result = cli(
+        "run",
+        "--preset",
+        "cpu",
+        "--methods",
+        "ae",
+        "--seeds",
+        "0",
+        "--epochs",
+        "1",
+        "--image-size",
+        "32",
+        "--results-dir",
+        "res",
+        "--param",
+        "synthetic.n_train=32",
+        "--param",
+        "synthetic.n_test=16",
+    )
     assert result.exit_code == 0, result.output
     import json
     from pathlib import Path
+
     (path,) = Path("res/synthetic").glob("*.json")
     record = json.loads(path.read_text())
     assert record["epochs"] == 1 and record["image_size"] == 32 and record["batch_size"] == 64
@@ -97,8 +162,21 @@ def test_unwritable_results_dir_is_named(cli, tmp_path):
 
 
 def test_corrupt_result_is_reported_by_table(cli, tmp_path):
-    args = ["run", "--methods", "ae", "--seeds", "0,1", "--epochs", "1", "--param", "synthetic.n_train=32",
-            "--param", "synthetic.n_test=16", "--results-dir", "res"]
+    args = [
+        "run",
+        "--methods",
+        "ae",
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "1",
+        "--param",
+        "synthetic.n_train=32",
+        "--param",
+        "synthetic.n_test=16",
+        "--results-dir",
+        "res",
+    ]
     assert cli(*args).exit_code == 0
     victim = sorted((tmp_path / "res" / "synthetic").glob("*.json"))[0]
     victim.write_text('{"status": "ok"}')
@@ -116,12 +194,24 @@ def test_table_of_an_empty_results_dir_fails_and_writes_nothing(cli, tmp_path):
 
 def test_wrong_dataset_tree_is_refused_before_training(cli, tmp_path):
     from PIL import Image
+
     for cls in ("NORMAL", "CNV"):
         for split in ("train", "test"):
             (tmp_path / "octtree" / split / cls).mkdir(parents=True)
             Image.new("L", (20, 20)).save(tmp_path / "octtree" / split / cls / f"{cls}-1-1.jpeg")
-    result = cli("run", "--methods", "ae", "--dataset", "chest_xray", "--data-root", "octtree",
-                 "--results-dir", "res", "--epochs", "1")
+    result = cli(
+        "run",
+        "--methods",
+        "ae",
+        "--dataset",
+        "chest_xray",
+        "--data-root",
+        "octtree",
+        "--results-dir",
+        "res",
+        "--epochs",
+        "1",
+    )
     assert result.exit_code != 0 and "which are not chest_xray's classes (NORMAL, PNEUMONIA)" in result.output
     assert not (tmp_path / "res" / "chest_xray").exists()  # nothing ran
 
@@ -130,13 +220,29 @@ def test_other_data_under_the_same_dataset_name_is_another_experiment(cli, tmp_p
     """The same command on two OCT trees with other images: the second is run, not reused, and
     the table never averages the two."""
     from PIL import Image
+
     for tree, n_test in (("a", 2), ("b", 3)):
         for split, cls, n in (("train", "NORMAL", 4), ("test", "NORMAL", n_test), ("test", "CNV", 2)):
             (tmp_path / tree / split / cls).mkdir(parents=True, exist_ok=True)
             for i in range(n):
                 Image.new("L", (20, 20), 40 * i).save(tmp_path / tree / split / cls / f"{cls}-{i}-1.jpeg")
-    args = ["run", "--methods", "ae", "--dataset", "oct", "--epochs", "1", "--image-size", "16",
-            "--seeds", "0", "--results-dir", "res", "--cache-dir", "cache"]
+    args = [
+        "run",
+        "--methods",
+        "ae",
+        "--dataset",
+        "oct",
+        "--epochs",
+        "1",
+        "--image-size",
+        "16",
+        "--seeds",
+        "0",
+        "--results-dir",
+        "res",
+        "--cache-dir",
+        "cache",
+    ]
     assert "1 run, 0 already done" in cli(*args, "--data-root", "a").output
     assert "1 run, 0 already done" in cli(*args, "--data-root", "b").output
     assert "0 run, 1 already done" in cli(*args, "--data-root", "a").output
@@ -150,7 +256,18 @@ def test_bare_run_runs_the_default_grid_not_every_registered_method(cli, tmp_pat
 
     assert "patchcore" not in grids.grid(grids.load(), "default")
     (tmp_path / "g.toml").write_text('[grids.default]\nmethods = ["pca"]\n')
-    result = cli("run", "--grid-file", "g.toml", "--seeds", "0", "--results-dir", "r",
-                 "--param", "synthetic.n_train=32", "--param", "synthetic.n_test=16")
+    result = cli(
+        "run",
+        "--grid-file",
+        "g.toml",
+        "--seeds",
+        "0",
+        "--results-dir",
+        "r",
+        "--param",
+        "synthetic.n_train=32",
+        "--param",
+        "synthetic.n_test=16",
+    )
     assert result.exit_code == 0, result.output
     assert [p.name.split("__")[0] for p in (tmp_path / "r" / "synthetic").glob("*.json")] == ["pca"]

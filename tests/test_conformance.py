@@ -55,4 +55,5 @@ def test_a_broken_dataset_fails_by_name(tmp_path):
 @pytest.mark.skipif(not (SHARED_DATA / "oct").is_dir(), reason="real data not present")
 def test_the_real_oct_sample_passes(tmp_path):
     from benchbox.datasets.folder import OCT
+
     check_dataset(OCT, image_size=16, data_root=str(SHARED_DATA / "oct"), cache_dir=str(tmp_path))

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from benchbox.datasets import imagefiles
-from benchbox.datasets.folder import ChestXray, FolderDataset, OCT
+from benchbox.datasets.folder import OCT, ChestXray, FolderDataset
 from benchbox.datasets.medmnist import MedMNIST
 from benchbox.errors import DataError, ParamError
 
@@ -82,8 +82,7 @@ def test_dev_protocol_holds_out_whole_patients(tmp_path):
     assert len(held_patients) == 1 + round(9 * 0.25)  # the sick patient, then 2 of the other 9
     assert len(train) == 3 * len(train_patients) and oct_.provenance()["protocol"] == "dev"
     assert OCT(data_root=str(tmp_path), cache_dir=str(tmp_path / "c")).split_protocol() == "official"
-    image_level = OCT(data_root=str(tmp_path), cache_dir=str(tmp_path / "c"), protocol="dev",
-                      group_pattern="")
+    image_level = OCT(data_root=str(tmp_path), cache_dir=str(tmp_path / "c"), protocol="dev", group_pattern="")
     assert image_level.patient(train[0][0]) is None
 
 
@@ -173,11 +172,14 @@ def test_medmnist_pneumonia_and_oct_maps(tmp_path):
     assert test.class_counts() == {"CNV": 1, "DME": 1, "DRUSEN": 1, "NORMAL": 2} and test.labels.sum() == 3
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"test_labels": np.array([[0], [7], [0], [1], [0], [0]])}, "labels \\[7\\] outside"),
-    ({"test_images": np.zeros((6, 28, 28), np.float32)}, "must be uint8"),
-    ({"test_images": np.zeros((6, 28, 20), np.uint8)}, "must be N×H×W"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"test_labels": np.array([[0], [7], [0], [1], [0], [0]])}, "labels \\[7\\] outside"),
+        ({"test_images": np.zeros((6, 28, 28), np.float32)}, "must be uint8"),
+        ({"test_images": np.zeros((6, 28, 20), np.uint8)}, "must be N×H×W"),
+    ],
+)
 def test_medmnist_bad_arrays_are_named(tmp_path, override, message):
     with pytest.raises(DataError, match=message):
         MedMNIST(data_root=str(npz(tmp_path, **override))).load("test", 28)
@@ -226,11 +228,29 @@ def test_real_oct_counts_and_patient_split(tmp_path):
 @pytest.mark.skipif(not (SHARED_DATA / "chest_xray").is_dir(), reason="real data not present")
 def test_real_chest_xray_end_to_end_official_split(tmp_path):
     from .conftest import run_cli
-    result = run_cli("run", "--methods", "ae", "--dataset", "chest_xray", "--data-root",
-                     str(SHARED_DATA / "chest_xray"), "--image-size", "32", "--epochs", "1", "--seeds", "0",
-                     "--results-dir", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"))
+
+    result = run_cli(
+        "run",
+        "--methods",
+        "ae",
+        "--dataset",
+        "chest_xray",
+        "--data-root",
+        str(SHARED_DATA / "chest_xray"),
+        "--image-size",
+        "32",
+        "--epochs",
+        "1",
+        "--seeds",
+        "0",
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    )
     assert result.returncode == 0, result.stderr
     import json
+
     (path,) = (tmp_path / "r" / "chest_xray").glob("*.json")
     record = json.loads(path.read_text())
     assert record["split"]["protocol"] == "official" and record["test_set"]["n"] == 624
@@ -241,16 +261,20 @@ def test_real_chest_xray_end_to_end_official_split(tmp_path):
 # -- hostile input: each names the culprit -------------------------------------------------
 def _jpeg_bytes(size=(32, 32)):
     import io
+
     buffer = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8)).save(buffer, "JPEG")
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("name, content", [
-    ("truncated.jpeg", _jpeg_bytes((64, 64))[:300]),
-    ("empty.jpeg", b""),
-    ("notes.jpeg", b"this is a text file, not a jpeg\n"),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("truncated.jpeg", _jpeg_bytes((64, 64))[:300]),
+        ("empty.jpeg", b""),
+        ("notes.jpeg", b"this is a text file, not a jpeg\n"),
+    ],
+)
 def test_undecodable_files_are_named(tmp_path, name, content):
     (tmp_path / name).write_bytes(content)
     with pytest.raises(DataError, match=name):
@@ -287,8 +311,10 @@ def test_missing_normal_class_folder_is_explained(tmp_path):
 def test_a_kermany_plugin_refuses_the_other_datasets_tree(tmp_path):
     make_tree(tmp_path, ["train", "test"], ["NORMAL", "CNV", "DME", "DRUSEN"])
     chest = ChestXray(data_root=str(tmp_path), cache_dir=str(tmp_path / "c"))
-    with pytest.raises(DataError, match="holds class folder\\(s\\) CNV, DME, DRUSEN, which are not "
-                                        "chest_xray's classes \\(NORMAL, PNEUMONIA\\)"):
+    with pytest.raises(
+        DataError,
+        match="holds class folder\\(s\\) CNV, DME, DRUSEN, which are not chest_xray's classes \\(NORMAL, PNEUMONIA\\)",
+    ):
         chest.validate()
     OCT(data_root=str(tmp_path), cache_dir=str(tmp_path / "c")).validate()  # its own tree passes
 

@@ -15,8 +15,24 @@ epoch_selection = benchmark_script("epoch_selection")
 
 
 def test_last_epoch_is_the_plain_result_and_best_is_the_maximum(tmp_path):
-    epoch_selection.main(["--dataset", "synthetic", "--methods", "ae", "--size", "16", "--epochs", "3",
-                          "--seeds", "0", "--device", "cpu", "--out", str(tmp_path)])
+    epoch_selection.main(
+        [
+            "--dataset",
+            "synthetic",
+            "--methods",
+            "ae",
+            "--size",
+            "16",
+            "--epochs",
+            "3",
+            "--seeds",
+            "0",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     (row,) = json.loads((tmp_path / "epochs.json").read_text())["rows"]
     curve = row["auroc_per_epoch"]
     assert len(curve) == 3

@@ -8,9 +8,9 @@ from click.testing import CliRunner
 
 from benchbox.cli import main
 from benchbox.datasets.synthetic import Synthetic
+from benchbox.methods.losses import ssim
 from benchbox.plan import plan
 from benchbox.store import ResultStore
-from benchbox.methods.losses import ssim
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +73,27 @@ def test_compile_keeps_checkpoint_keys_and_scores(plugins, data):
 
 def test_cli_passes_execution_options(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCHBOX_NO_ENTRY_POINTS", "1")
-    result = CliRunner().invoke(main, [
-        "run", "--methods", "ae", "--seeds", "0", "--epochs", "1", "--image-size", "32",
-        "--precision", "bf16", "--channels-last", "--results-dir", str(tmp_path)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--methods",
+            "ae",
+            "--seeds",
+            "0",
+            "--epochs",
+            "1",
+            "--image-size",
+            "32",
+            "--precision",
+            "bf16",
+            "--channels-last",
+            "--results-dir",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
-    record, = ResultStore(tmp_path).records()[0]
+    (record,) = ResultStore(tmp_path).records()[0]
     assert record["method_params"]["precision"] == "bf16"
     assert record["method_params"]["channels_last"] is True
     assert record["method_params"]["compile"] is False

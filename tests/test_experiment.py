@@ -12,8 +12,9 @@ from benchbox.tables import frame
 def test_a_new_dimension_in_one_place_reaches_key_label_path_and_table(plugins, tmp_path, monkeypatch):
     before = plan(plugins, ["pca"], ["synthetic"], [0])[0]
     monkeypatch.setattr(experiment, "DIMENSIONS", (Dimension("throwaway", "a"),))
-    default, other = (plan(plugins, ["pca"], ["synthetic"], [0], dimensions={"throwaway": value})[0]
-                      for value in ("a", "b"))
+    default, other = (
+        plan(plugins, ["pca"], ["synthetic"], [0], dimensions={"throwaway": value})[0] for value in ("a", "b")
+    )
     assert default.key == before.key  # a dimension at its default keeps every existing key
     assert other.key != default.key
     assert other.label == "pca; throwaway=b" and default.label == "pca"

@@ -33,8 +33,21 @@ def test_other_pixels_under_the_same_names_are_another_experiment(tmp_path):
     a, b = image_tree(tmp_path / "A", 0), image_tree(tmp_path / "B", 1)
     results, cache = tmp_path / "results", tmp_path / "cache"
     runner = CliRunner()
-    common = ["run", "--methods", "pca", "--dataset", "folder", "--seeds", "0", "--image-size", "16",
-              "--results-dir", str(results), "--cache-dir", str(cache)]
+    common = [
+        "run",
+        "--methods",
+        "pca",
+        "--dataset",
+        "folder",
+        "--seeds",
+        "0",
+        "--image-size",
+        "16",
+        "--results-dir",
+        str(results),
+        "--cache-dir",
+        str(cache),
+    ]
     first = runner.invoke(main, [*common, "--data-root", str(a)])
     second = runner.invoke(main, [*common, "--data-root", str(b)])
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
@@ -65,8 +78,14 @@ def test_a_changed_npz_of_the_same_size_changes_the_medmnist_key(plugins, tmp_pa
         np.savez(tmp_path / "pneumoniamnist.npz", **arrays)
 
     def key():
-        return plan(plugins, ["pca"], ["medmnist"], [0], data_root=str(tmp_path / "pneumoniamnist.npz"),
-                    cache_dir=str(tmp_path / "cache"))[0].key
+        return plan(
+            plugins,
+            ["pca"],
+            ["medmnist"],
+            [0],
+            data_root=str(tmp_path / "pneumoniamnist.npz"),
+            cache_dir=str(tmp_path / "cache"),
+        )[0].key
 
     write(0)
     before, size = key(), (tmp_path / "pneumoniamnist.npz").stat().st_size
@@ -80,8 +99,9 @@ def test_a_fresh_copy_keeps_its_key_and_unchanged_files_are_not_read_again(plugi
     key = folder_key(plugins, original, tmp_path / "cache")
     copy = tmp_path / "copy"
     shutil.copytree(original, copy, copy_function=shutil.copyfile)  # new modification times
-    assert (copy / "train" / "NORMAL" / "img0.png").stat().st_mtime_ns != \
-        (original / "train" / "NORMAL" / "img0.png").stat().st_mtime_ns
+    assert (copy / "train" / "NORMAL" / "img0.png").stat().st_mtime_ns != (
+        original / "train" / "NORMAL" / "img0.png"
+    ).stat().st_mtime_ns
     assert folder_key(plugins, copy, tmp_path / "cache") == key
 
     reads = []

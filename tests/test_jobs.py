@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from benchbox.plugins import Plugins
-from benchbox.pool_executor import PoolExecutor
 from benchbox.executors import LocalExecutor
 from benchbox.plan import plan
+from benchbox.plugins import Plugins
+from benchbox.pool_executor import PoolExecutor
 from benchbox.runner import run_grid
 from benchbox.store import ResultStore
 
@@ -22,8 +22,14 @@ from .conftest import ROOT, fake_distribution, run_cli
 
 CRASHERS = ROOT / "tests" / "plugins" / "benchbox-crashers"
 
-TINY = [("synthetic", "n_train", "48"), ("synthetic", "n_test", "24"), ("salad", "width", "8"),
-        ("salad", "latent_dim", "16"), ("salad", "patch_width", "8"), ("salad", "mlp_hidden", "16")]
+TINY = [
+    ("synthetic", "n_train", "48"),
+    ("synthetic", "n_test", "24"),
+    ("salad", "width", "8"),
+    ("salad", "latent_dim", "16"),
+    ("salad", "patch_width", "8"),
+    ("salad", "mlp_hidden", "16"),
+]
 
 
 def grid(plugins, methods=("ae", "salad"), seeds=(0, 1)):
@@ -71,13 +77,36 @@ def test_a_dead_worker_is_a_failed_cell_and_the_others_finish(tmp_path, monkeypa
 # Ctrl-C; a scheduler or `timeout` (the same StopRequests path; SIGTERM alone: test_resume.py)
 @pytest.mark.parametrize("stop", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.slow)])
 def test_ctrl_c_stops_every_worker_and_keeps_what_finished(tmp_path, stop):
-    args = [sys.executable, "-m", "benchbox", "run", "--jobs", "2", "--methods", "ae,salad", "--seeds", "0",
-            "--results-dir", str(tmp_path / "r"), "--param", "synthetic.n_train=48", "--param",
-            "synthetic.n_test=24", "--param", "salad.epochs=400", "--epochs", "1", "--image-size", "16",
-            "--batch-size", "16"]
+    args = [
+        sys.executable,
+        "-m",
+        "benchbox",
+        "run",
+        "--jobs",
+        "2",
+        "--methods",
+        "ae,salad",
+        "--seeds",
+        "0",
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--param",
+        "synthetic.n_train=48",
+        "--param",
+        "synthetic.n_test=24",
+        "--param",
+        "salad.epochs=400",
+        "--epochs",
+        "1",
+        "--image-size",
+        "16",
+        "--batch-size",
+        "16",
+    ]
     env = {**os.environ, "BENCHBOX_NO_ENTRY_POINTS": "1"}
-    run = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           start_new_session=True)  # its own process group, as a terminal gives it
+    run = subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )  # its own process group, as a terminal gives it
     done = tmp_path / "r" / "synthetic"
     deadline = time.monotonic() + 120
     while not list(done.glob("ae__*.json")) and time.monotonic() < deadline:
@@ -98,6 +127,7 @@ def test_jobs_with_ray_is_a_clear_error(tmp_path):
 
 def test_ray_takes_fractional_gpus():
     from benchbox.ray_executor import RayExecutor
+
     assert RayExecutor(gpus_per_run=0.25, cpus_per_run=2).gpus_per_run == 0.25
     result = run_cli("run", "--help")
     assert "--gpus-per-run" in result.stdout and "--jobs" in result.stdout
@@ -107,9 +137,11 @@ def test_workers_get_the_plugins_registered_by_hand(tmp_path, monkeypatch):
     """The README's plugin registered in-process, as a notebook would: --jobs workers import it
     by its module name instead of failing on an unknown method."""
     from .conftest import PLUGIN_SRC
+
     monkeypatch.syspath_prepend(str(PLUGIN_SRC))
     monkeypatch.setenv("BENCHBOX_NO_ENTRY_POINTS", "1")
     import benchbox_mean_intensity
+
     plugins = Plugins(load_entry_points=False)
     plugins.register(benchbox_mean_intensity, name="mean_intensity_by_hand")
     cells = grid(plugins, methods=("mean_intensity",), seeds=(0, 1))

@@ -15,7 +15,7 @@ def reference_ssim(x: np.ndarray, y: np.ndarray, window: int = 11, sigma: float 
     """Mean SSIM per image of intensities x, y in [0, 1] from the definition (L = 1), in
     float64, one local window at a time."""
     coords = np.arange(window) - (window - 1) / 2
-    g = np.exp(-coords**2 / (2 * sigma**2))
+    g = np.exp(-(coords**2) / (2 * sigma**2))
     w = np.outer(g, g) / np.outer(g, g).sum()
     c1, c2 = C1_C2
     out = []
@@ -23,12 +23,13 @@ def reference_ssim(x: np.ndarray, y: np.ndarray, window: int = 11, sigma: float 
         values = []
         for i in range(a.shape[0] - window + 1):
             for j in range(a.shape[1] - window + 1):
-                pa, pb = a[i:i + window, j:j + window], b[i:i + window, j:j + window]
+                pa, pb = a[i : i + window, j : j + window], b[i : i + window, j : j + window]
                 mu_a, mu_b = (w * pa).sum(), (w * pb).sum()
                 var_a, var_b = (w * pa * pa).sum() - mu_a**2, (w * pb * pb).sum() - mu_b**2
                 cov = (w * pa * pb).sum() - mu_a * mu_b
-                values.append((2 * mu_a * mu_b + c1) * (2 * cov + c2)
-                              / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)))
+                values.append(
+                    (2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+                )
         out.append(np.mean(values))
     return np.array(out)
 
@@ -38,8 +39,7 @@ def test_ssim_matches_its_definition():
     x = torch.rand(3, 1, 16, 16) * 2 - 1
     y = (x + 0.3 * torch.randn_like(x)).clamp(-1, 1)
     as_intensity = lambda t: ((t.double() + 1) / 2).numpy()  # noqa: E731
-    np.testing.assert_allclose(ssim(x, y).numpy(), reference_ssim(as_intensity(x), as_intensity(y)),
-                               atol=1e-5)
+    np.testing.assert_allclose(ssim(x, y).numpy(), reference_ssim(as_intensity(x), as_intensity(y)), atol=1e-5)
     assert torch.allclose(ssim(x, x), torch.ones(3))
 
 
@@ -68,7 +68,8 @@ def dense_ssim_map(x, y, window=11, sigma=1.5):
     stacked = torch.cat([x, y, x * x, y * y, x * y], dim=1)
     n, ch = x.shape[0], x.shape[1]
     moments = F.conv2d(stacked.reshape(n * 5 * ch, 1, *x.shape[-2:]), w).view(
-        n, 5, ch, *(s - window + 1 for s in x.shape[-2:]))
+        n, 5, ch, *(s - window + 1 for s in x.shape[-2:])
+    )
     mu_x, mu_y, xx, yy, xy = moments.unbind(1)
     var_x, var_y, cov = xx - mu_x * mu_x, yy - mu_y * mu_y, xy - mu_x * mu_y
     return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))

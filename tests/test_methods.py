@@ -67,6 +67,7 @@ def test_intensity_floor_scores_distance_from_the_normals_statistic(registry):
     """Two-sided: an image brighter or dimmer than the training normals is as anomalous,
     in units of the normals' spread."""
     import torch
+
     from benchbox.contracts import ImageSet
 
     def images(tops):  # one bright pixel per image on black
@@ -118,6 +119,7 @@ def test_non_finite_loss_is_reported_as_divergence(registry, data):
 
 def _ganomaly(device="cpu"):
     from benchbox.methods.ganomaly.method import GANomaly
+
     method = GANomaly(seed=0, device=device, **QUICK)
     method.setup(32)
     return method
@@ -126,6 +128,7 @@ def _ganomaly(device="cpu"):
 def test_ganomaly_reinitialises_a_collapsed_discriminator_at_once_on_cpu(monkeypatch):
     """The reference code's test (discriminator loss < 1e-5), read the same step on CPU."""
     import torch
+
     method = _ganomaly()
     assert method.discriminator_collapsed(torch.tensor(1e-6))
     assert not method.discriminator_collapsed(torch.tensor(1e-3))
@@ -144,8 +147,10 @@ def test_ganomaly_reinitialises_a_collapsed_discriminator_at_once_on_cpu(monkeyp
 def test_ganomaly_checkpoint_keeps_a_pending_collapse_test(tmp_path):
     """On CUDA the collapse test is read one step late; a checkpoint taken in between must
     carry it, or a resumed run would skip that repair."""
-    from benchbox.checkpoints import Checkpointing
     import torch
+
+    from benchbox.checkpoints import Checkpointing
+
     method, resumed = _ganomaly(), _ganomaly()
     method.order_, resumed.order_ = torch.Generator(), torch.Generator()  # as `fit` makes them
     method.pending_collapse_flag_ = True  # as left by a CUDA step whose copy is not read yet
@@ -163,6 +168,7 @@ def test_ganomaly_checkpoint_keeps_a_pending_collapse_test(tmp_path):
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
 def test_ganomaly_reads_the_collapse_test_one_step_late_on_cuda():
     import torch
+
     method = _ganomaly("cuda")
     assert not method.discriminator_collapsed(torch.tensor(1e-6, device="cuda"))  # nothing read yet
     assert method.discriminator_collapsed(torch.tensor(1e-3, device="cuda"))  # the previous step's

@@ -39,9 +39,12 @@ def test_single_class_is_a_clear_error():
         evaluate([0, 0], [0.1, 0.2])
 
 
-scores_and_labels = st.integers(4, 40).flatmap(lambda n: st.tuples(
-    st.lists(st.integers(0, 1), min_size=n, max_size=n).filter(lambda l: 0 < sum(l) < len(l)),
-    st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=n, max_size=n)))
+scores_and_labels = st.integers(4, 40).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.integers(0, 1), min_size=n, max_size=n).filter(lambda ys: 0 < sum(ys) < len(ys)),
+        st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=n, max_size=n),
+    )
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -51,7 +54,9 @@ def test_auroc_properties(data):
     scores = np.asarray(scores)
     auc = evaluate(labels, scores)["auroc"]
     assert 0.0 <= auc <= 1.0
-    assert evaluate(labels, np.unique(scores, return_inverse=True)[1] ** 2 + 0.5)["auroc"] == pytest.approx(auc)  # monotone
+    assert evaluate(labels, np.unique(scores, return_inverse=True)[1] ** 2 + 0.5)["auroc"] == pytest.approx(
+        auc
+    )  # monotone
     assert evaluate(labels, -scores)["auroc"] == pytest.approx(1 - auc)
     assert evaluate(labels, np.zeros_like(scores))["auroc"] == pytest.approx(0.5)  # all ties
 
@@ -66,6 +71,7 @@ def test_best_f1_threshold_is_best(data):
 
 def test_sensitivity_at_95_specificity_and_balanced_accuracy_on_a_known_case():
     from benchbox.metrics import at_threshold, evaluate, sensitivity_at_specificity
+
     # 20 normals scored 0..19, 10 anomalies scored 18.5, 19.5, 20..27. Specificity ≥ 95% allows
     # one normal flagged: threshold 18.5 flags normal 19 and all 10 anomalies. Specificity 100%:
     # threshold 19.5 finds 9 of 10.
@@ -80,11 +86,19 @@ def test_sensitivity_at_95_specificity_and_balanced_accuracy_on_a_known_case():
 
 def test_tables_show_the_trustworthy_columns_beside_the_papers():
     from benchbox.tables import render
+
     labels = [0] * 20 + [1] * 10
     scores = list(range(20)) + [17.5, 19.5] + list(range(20, 28))  # SEN@95SPE: 9 of 10
-    record = result_record("ae", 0, scores={"labels": labels, "scores": scores},
-                           metrics={"auroc": 0.9, "auprc": 0.9,  # a record made before SEN@95SPE was stored
-                                    "thresholds": {"test_best_f1": {"f1": 0.8, "acc": 0.8, "sen": 1.0, "spe": 0.6}}})
+    record = result_record(
+        "ae",
+        0,
+        scores={"labels": labels, "scores": scores},
+        metrics={
+            "auroc": 0.9,
+            "auprc": 0.9,  # a record made before SEN@95SPE was stored
+            "thresholds": {"test_best_f1": {"f1": 0.8, "acc": 0.8, "sen": 1.0, "spe": 0.6}},
+        },
+    )
     text = render([record])
     assert "BACC" in text and "SEN@95SPE" in text
     row = next(line for line in text.splitlines() if line.startswith("| ae"))

@@ -11,8 +11,20 @@ def test_parse_entry_plain_and_inline():
     assert parse_entry("salad[score=image, ssl=none]") == ("salad", {"score": "image", "ssl": "none"})
 
 
-@pytest.mark.parametrize("bad", ["salad[ssl=]", "salad[x=1", "salad[]", "salad[=1]", "salad[a]",
-                                 "salad[a=1,a=2]", "sa lad", "[a=1]", "salad[a=1]]"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "salad[ssl=]",
+        "salad[x=1",
+        "salad[]",
+        "salad[=1]",
+        "salad[a]",
+        "salad[a=1,a=2]",
+        "sa lad",
+        "[a=1]",
+        "salad[a=1]]",
+    ],
+)
 def test_malformed_entries_name_the_entry(bad):
     with pytest.raises(ParamError) as info:
         parse_entry(bad)
@@ -72,3 +84,28 @@ def test_grid_rows_must_name_each_entry(tmp_path):
         grids.row_names(grids.load(path), "t")
     path.write_text('[grids.t]\nmethods = ["ae", "vae"]\n')
     assert grids.row_names(grids.load(path), "t") == ["ae", "vae"]
+
+
+def test_plugins_contribute_grids_and_two_may_not_share_a_name(tmp_path):
+    from types import SimpleNamespace
+
+    from benchbox import grids
+    from benchbox.errors import BenchboxError
+    from benchbox.hookspecs import hookimpl
+    from benchbox.plugins import Plugins
+
+    plugins = Plugins(load_entry_points=False)
+    config = grids.load(plugins=plugins)
+    assert config["source"][("grids", "table3")].endswith("salad/grids.toml")  # SALAD's, not the core's
+    assert grids.preset(config, "paper")["epochs"] == 200
+    assert list(grids.row_order(config))[:6] == ["ae", "vae", "fanogan", "ganomaly", "ssim_ae", "salad"]
+
+    (tmp_path / "mine.toml").write_text('[grids.mine]\nmethods = ["pca", "knn"]\n')
+    plugin = SimpleNamespace(benchbox_register_grids=hookimpl(lambda register: register(tmp_path / "mine.toml")))
+    plugins.register(plugin, "mine")
+    assert grids.grid(grids.load(plugins=plugins), "mine") == ["pca", "knn"]
+    (tmp_path / "clash.toml").write_text('[grids.table1]\nmethods = ["pca"]\n')
+    clash = SimpleNamespace(benchbox_register_grids=hookimpl(lambda register: register(tmp_path / "clash.toml")))
+    plugins.register(clash, "clash")
+    with pytest.raises(BenchboxError, match="grid 'table1' is defined by .*methods/grids.toml and by .*clash.toml"):
+        grids.load(plugins=plugins)

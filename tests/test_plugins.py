@@ -52,9 +52,19 @@ def test_entry_point_plugin_is_discovered(fake_install):
 
 
 def test_entry_point_plugin_in_cli_and_table(fake_install, tmp_path):
-    run = run_cli("run", "--methods", "mean_intensity", "--seeds", "0,1",
-                  "--results-dir", str(tmp_path / "r"), "--param", "synthetic.n_train=64",
-                  "--param", "synthetic.n_test=32")
+    run = run_cli(
+        "run",
+        "--methods",
+        "mean_intensity",
+        "--seeds",
+        "0,1",
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--param",
+        "synthetic.n_train=64",
+        "--param",
+        "synthetic.n_test=32",
+    )
     assert run.returncode == 0, run.stderr
     assert "| mean_intensity" in run.stdout
     plugins_listing = run_cli("plugins")
@@ -90,10 +100,13 @@ def test_readme_check_method_call_works_for_a_method_without_epochs():
     import sys
 
     from benchbox.conformance import check_method
+
     from .conftest import PLUGIN_SRC
+
     sys.path.insert(0, str(PLUGIN_SRC))
     try:
         import benchbox_mean_intensity
+
         check_method(benchbox_mean_intensity.MeanIntensity, epochs=1)
     finally:
         sys.path.remove(str(PLUGIN_SRC))
@@ -103,20 +116,23 @@ def test_readme_check_method_call_works_for_a_method_without_epochs():
 def readme_blocks(language: str) -> dict[str, str]:
     """The README's plugin-section code blocks of one language, in order."""
     from .conftest import ROOT
+
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## Write a plugin"):text.index("## Layout")]
+    section = text[text.index("## Write a plugin") : text.index("## Layout")]
     blocks = section.split(f"```{language}\n")[1:]
-    return {str(i): block[:block.index("```")] for i, block in enumerate(blocks)}
+    return {str(i): block[: block.index("```")] for i, block in enumerate(blocks)}
 
 
 def test_the_readme_plugin_is_the_test_fixture_byte_for_byte():
     from .conftest import PLUGIN_SRC
-    toml, = [b for b in readme_blocks("toml").values() if b.startswith("# pyproject.toml\n")]
+
+    (toml,) = [b for b in readme_blocks("toml").values() if b.startswith("# pyproject.toml\n")]
     python = [b for b in readme_blocks("python").values()]
     assert toml.removeprefix("# pyproject.toml\n") == (PLUGIN_SRC / "pyproject.toml").read_text(encoding="utf-8")
-    module, = [b for b in python if b.startswith("# benchbox_mean_intensity.py\n")]
-    assert module.removeprefix("# benchbox_mean_intensity.py\n") == \
-        (PLUGIN_SRC / "benchbox_mean_intensity.py").read_text(encoding="utf-8")
+    (module,) = [b for b in python if b.startswith("# benchbox_mean_intensity.py\n")]
+    assert module.removeprefix("# benchbox_mean_intensity.py\n") == (
+        PLUGIN_SRC / "benchbox_mean_intensity.py"
+    ).read_text(encoding="utf-8")
 
 
 def test_the_readme_conformance_example_runs_as_written(tmp_path, monkeypatch):
@@ -125,10 +141,17 @@ def test_the_readme_conformance_example_runs_as_written(tmp_path, monkeypatch):
     import sys
 
     from .conftest import PLUGIN_SRC
-    example, = [b for b in readme_blocks("python").values() if "method_checks" in b]
+
+    (example,) = [b for b in readme_blocks("python").values() if "method_checks" in b]
     (tmp_path / "test_readme_example.py").write_text(example, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PLUGIN_SRC), os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "10 passed" in result.stdout

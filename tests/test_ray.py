@@ -7,9 +7,9 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from benchbox.plan import plan  # noqa: E402
 from benchbox.plugins import Plugins  # noqa: E402
 from benchbox.ray_executor import RayExecutor  # noqa: E402
-from benchbox.plan import plan  # noqa: E402
 from benchbox.runner import run_grid  # noqa: E402
 from benchbox.store import ResultStore  # noqa: E402
 
@@ -24,9 +24,15 @@ def local_ray(tmp_path_factory):
     site = fake_distribution(tmp_path_factory.mktemp("site"), "benchbox-crashers", "crashers", "benchbox_crashers")
     path = os.pathsep.join([str(site), str(CRASHERS), str(PLUGIN_SRC), os.environ.get("PYTHONPATH", "")])
     import torch
-    ray.init(num_cpus=max(2, torch.get_num_threads()), include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": path, "BENCHBOX_CACHE_DIR": str(site / "cache")}})
+
+    ray.init(
+        num_cpus=max(2, torch.get_num_threads()),
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": path, "BENCHBOX_CACHE_DIR": str(site / "cache")}},
+    )
     import sys
+
     sys.path[:0] = [str(site), str(CRASHERS)]
     yield Plugins()
     ray.shutdown()
@@ -63,7 +69,7 @@ def test_dead_worker_is_retried_or_recorded_failed(local_ray, tmp_path):
     summary = run_grid(cells, local_ray, ResultStore(tmp_path / "r"), executor=RayExecutor(max_retries=1))
     assert marker.exists()  # it did die once
     assert [c.method for c, _ in summary.done] == ["crash_once"]  # retried, then finished
-    (cell, record), = summary.failed
+    ((cell, record),) = summary.failed
     assert cell.method == "crash_always" and "worker failed 2 times" in record["error"]
     stored = json.loads(ResultStore(tmp_path / "r").path(cell).read_text())
     assert stored["status"] == "failed"  # recorded, never lost silently
@@ -73,9 +79,11 @@ def test_ray_workers_get_the_plugins_registered_by_hand(local_ray, tmp_path):
     """A plugin registered in the driver by hand (here the README's, importable on the workers'
     path) is known to the workers: before, such a cell failed as 'worker failed 3 times'."""
     import sys
+
     sys.path.insert(0, str(PLUGIN_SRC))
     try:
         import benchbox_mean_intensity
+
         plugins = Plugins(load_entry_points=False)
         plugins.register(benchbox_mean_intensity, name="mean_intensity_by_hand")
         cells = plan(plugins, ["mean_intensity"], ["synthetic"], [0], overrides=SMALL)

@@ -9,16 +9,34 @@ import pytest
 
 from .conftest import run_cli
 
-SMALL = ["--param", "synthetic.n_train=64", "--param", "synthetic.n_test=48", "--epochs", "2",
-         "--param", "salad.width=8", "--param", "salad.latent_dim=16"]
+SMALL = [
+    "--param",
+    "synthetic.n_train=64",
+    "--param",
+    "synthetic.n_test=48",
+    "--epochs",
+    "2",
+    "--param",
+    "salad.width=8",
+    "--param",
+    "salad.latent_dim=16",
+]
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
-    run = run_cli("run", "--methods", "ae,salad,salad[feature_constraint=none,ssl=none],salad[ssl=none]",
-                  "--seeds", "0,1", "--results-dir", str(root), *SMALL,
-                  env={**os.environ, "BENCHBOX_NO_ENTRY_POINTS": "1"})
+    run = run_cli(
+        "run",
+        "--methods",
+        "ae,salad,salad[feature_constraint=none,ssl=none],salad[ssl=none]",
+        "--seeds",
+        "0,1",
+        "--results-dir",
+        str(root),
+        *SMALL,
+        env={**os.environ, "BENCHBOX_NO_ENTRY_POINTS": "1"},
+    )
     assert run.returncode == 0, run.stderr
     return root
 
@@ -46,10 +64,22 @@ def test_significance_table_gives_every_method_against_chance(results, report):
 
 def test_every_file_and_tables_match_the_json(results, report):
     out = report
-    for name in ["index.md", "synthetic-table1.md", "synthetic-table1.csv", "synthetic-table1.tex",
-                 "synthetic-table2.md", "synthetic-table6.md", "synthetic-auroc-per-group.md", "synthetic-significance.md",
-                 "synthetic-table3.md", "synthetic-roc.png", "synthetic-roc.pdf", "synthetic-recon-ae.png",
-                 "synthetic-recon-salad.pdf", "synthetic-tsne.png"]:
+    for name in [
+        "index.md",
+        "synthetic-table1.md",
+        "synthetic-table1.csv",
+        "synthetic-table1.tex",
+        "synthetic-table2.md",
+        "synthetic-table6.md",
+        "synthetic-auroc-per-group.md",
+        "synthetic-significance.md",
+        "synthetic-table3.md",
+        "synthetic-roc.png",
+        "synthetic-roc.pdf",
+        "synthetic-recon-ae.png",
+        "synthetic-recon-salad.pdf",
+        "synthetic-tsne.png",
+    ]:
         assert (out / name).stat().st_size > 0, name
     table = pd.read_csv(out / "synthetic-table1.csv").set_index("method")
     aurocs = [json.loads(p.read_text())["metrics"]["auroc"] for p in (results / "synthetic").glob("ae__*.json")]
@@ -58,7 +88,9 @@ def test_every_file_and_tables_match_the_json(results, report):
     index = (out / "index.md").read_text()
     assert "file-list hash" in index and "Image size 32" in index and "![ROC curves" in index
     table3 = (out / "synthetic-table3.md").read_text()  # the paper's row names, in its order
-    assert table3.index("L_str (salad[feature_constraint=none,ssl=none])") < table3.index("L_str + L_ct (salad[ssl=none])")
+    assert table3.index("L_str (salad[feature_constraint=none,ssl=none])") < table3.index(
+        "L_str + L_ct (salad[ssl=none])"
+    )
 
 
 def test_report_is_regenerable_byte_for_byte(results, report, tmp_path):
@@ -71,6 +103,7 @@ def test_report_is_regenerable_byte_for_byte(results, report, tmp_path):
 
 def test_missing_pieces_are_stated_not_errors(tmp_path):
     from benchbox.report import build
+
     results = tmp_path / "r"
     (results / "synthetic").mkdir(parents=True)
     (results / "synthetic" / "x__seed0__abc.json").write_text("{broken")
@@ -82,13 +115,17 @@ def test_missing_pieces_are_stated_not_errors(tmp_path):
 def test_figure_names_keep_a_label_with_a_dot(tmp_path):
     """salad[center_lr=0.05] and salad[center_lr=0.5] must not both become '…center_lr=0.png'."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from benchbox.report import _save
+
     paths = _save(plt.figure(), tmp_path / "chest_xray-recon-salad_center_lr=0.05")
-    assert [p.name for p in paths] == ["chest_xray-recon-salad_center_lr=0.05.png",
-                                       "chest_xray-recon-salad_center_lr=0.05.pdf"]
+    assert [p.name for p in paths] == [
+        "chest_xray-recon-salad_center_lr=0.05.png",
+        "chest_xray-recon-salad_center_lr=0.05.pdf",
+    ]
     assert all(p.exists() for p in paths)
 
 
@@ -96,9 +133,16 @@ def test_auroc_per_abnormal_group_scores_each_group_against_the_normals():
     from benchbox.report import auroc_per_group_table
 
     def record(seed, scores):
-        return {"label": "m", "seed": seed, "scores": {
-            "classes": ["NORMAL", "NORMAL", "CNV", "CNV", "DME"], "labels": [0, 0, 1, 1, 1],
-            "ids": ["n1", "n2", "c1", "c2", "d1"], "scores": scores}}
+        return {
+            "label": "m",
+            "seed": seed,
+            "scores": {
+                "classes": ["NORMAL", "NORMAL", "CNV", "CNV", "DME"],
+                "labels": [0, 0, 1, 1, 1],
+                "ids": ["n1", "n2", "c1", "c2", "d1"],
+                "scores": scores,
+            },
+        }
 
     # seed 0: CNV above both normals (1.0), DME between them (0.5); seed 1: CNV 0.5, DME 1.0
     records = [record(0, [0.1, 0.3, 0.5, 0.6, 0.2]), record(1, [0.1, 0.3, 0.2, 0.25, 0.9])]
@@ -109,7 +153,11 @@ def test_auroc_per_abnormal_group_scores_each_group_against_the_normals():
     finer = auroc_per_group_table(records, lambda image_id: {"c1": "a", "c2": "b"}.get(image_id))
     assert "CNV, a (n=1)" in finer and "CNV, b (n=1)" in finer and "| CNV (n=2)" not in finer
     assert finer.count("0.7500 ± 0.3536") == 3
-    one = {"label": "m", "seed": 0, "scores": {"classes": ["N", "P"], "labels": [0, 1], "ids": ["a", "b"], "scores": [0, 1]}}
+    one = {
+        "label": "m",
+        "seed": 0,
+        "scores": {"classes": ["N", "P"], "labels": [0, 1], "ids": ["a", "b"], "scores": [0, 1]},
+    }
     assert auroc_per_group_table([one]) is None  # it would only repeat Table I
     # the other side: each normal group against all abnormal images (seed 0: n1 below all three
     # abnormal images, n2 above one of them; seed 1: n1 below all, n2 above two)

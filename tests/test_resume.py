@@ -10,14 +10,14 @@ import time
 import numpy as np
 import pytest
 
+from benchbox.checkpoints import Cadence, Checkpointing
 from benchbox.conformance import tiny_data
 from benchbox.errors import ParamError
-from benchbox.plugins import Plugins
 from benchbox.plan import plan
+from benchbox.plugins import Plugins
 from benchbox.runner import run_grid
-from benchbox.store import ResultStore
-from benchbox.checkpoints import Cadence, Checkpointing
 from benchbox.stopping import Interrupted, StopRequests
+from benchbox.store import ResultStore
 
 SMALL = {"width": 8, "max_width": 16, "latent_dim": 8, "batch_size": 16}
 PER_METHOD = {"salad": {"patch_width": 8, "mlp_hidden": 8}, "fanogan": {"n_critic": 2}}
@@ -96,6 +96,7 @@ def test_live_lock_is_respected_and_dead_lock_taken_over(tmp_path):
     lock = path.parent / ".locks" / f"{path.stem}.lock"
     lock.parent.mkdir(parents=True)
     import socket
+
     lock.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))  # alive: us
     summary = run_grid(cells, plugins, store)
     assert len(summary.busy) == 1 and not path.exists()
@@ -105,13 +106,33 @@ def test_live_lock_is_respected_and_dead_lock_taken_over(tmp_path):
     assert len(summary.done) == 1 and path.exists() and not lock.exists()
 
 
-_ARGS = ["run", "--methods", "salad", "--seeds", "0", "--epochs", "6", "--param", "synthetic.n_train=96",
-         "--param", "synthetic.n_test=32", "--param", "salad.width=8", "--param", "salad.latent_dim=16"]
+_ARGS = [
+    "run",
+    "--methods",
+    "salad",
+    "--seeds",
+    "0",
+    "--epochs",
+    "6",
+    "--param",
+    "synthetic.n_train=96",
+    "--param",
+    "synthetic.n_test=32",
+    "--param",
+    "salad.width=8",
+    "--param",
+    "salad.latent_dim=16",
+]
 
 
 def _run(results, env, *extra):
-    return subprocess.Popen([sys.executable, "-m", "benchbox", *_ARGS, "--results-dir", str(results), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchbox", *_ARGS, "--results-dir", str(results), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def _scores(results):

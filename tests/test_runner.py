@@ -81,6 +81,7 @@ def test_record_holds_config_scores_and_provenance(grid_plugins, tmp_path):
     assert "val_best_f1" in record["metrics"]["thresholds"]
     labels, scores = np.array(record["scores"]["labels"]), np.array(record["scores"]["scores"])
     from benchbox.metrics import evaluate
+
     assert evaluate(labels, scores)["auroc"] == record["metrics"]["auroc"]
 
 
@@ -92,6 +93,7 @@ def test_inline_params_make_distinct_rows_and_keys(plugins):
 
 def test_same_experiment_spelled_twice_is_refused(plugins):
     from benchbox.errors import ParamError
+
     with pytest.raises(ParamError, match="same experiment"):
         plan(plugins, ["ae", "ae[latent_dim=128]"], ["synthetic"], [0])
 
@@ -112,6 +114,7 @@ class Exploding(benchbox.Method):
 
     def fit(self, train, *, on_epoch=None):
         from benchbox.errors import Diverged
+
         raise Diverged(3, "l1")
 
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from benchbox.methods.salad import perturb as P
 from benchbox.errors import ParamError
+from benchbox.methods.salad import perturb as P
 from benchbox.methods.salad.method import SALAD
 from benchbox.methods.salad.model import SALADNets
 
@@ -108,10 +108,13 @@ def test_ssl_switches_build_what_they_should():
     assert count(none) < count(last) < count(own)
 
 
-@pytest.mark.parametrize("setting, present, absent", [
-    ({}, {"adv", "img", "fea", "ct", "self"}, set()),
-    ({"ssl": "none"}, {"adv", "img", "fea", "ct"}, {"self"}),
-])
+@pytest.mark.parametrize(
+    "setting, present, absent",
+    [
+        ({}, {"adv", "img", "fea", "ct", "self"}, set()),
+        ({"ssl": "none"}, {"adv", "img", "fea", "ct"}, {"self"}),
+    ],
+)
 def test_losses_follow_switches(setting, present, absent):
     method = built(**setting)
     losses = method.train_step(images(4, 32))
@@ -127,7 +130,8 @@ def test_image_loss_and_feature_constraint_switches():
     center = torch.zeros(8)
     assert SALAD(feature_constraint="none").feature_constraint_fn(z, center).item() == 0.0
     assert SALAD(feature_constraint="center").feature_constraint_fn(z, center).item() == pytest.approx(
-        0.5 * z.pow(2).sum(1).mean().item())
+        0.5 * z.pow(2).sum(1).mean().item()
+    )
     standard = torch.randn(4096, 8)
     assert SALAD(feature_constraint="kl").feature_constraint_fn(standard, center).item() < 0.05
 
@@ -135,15 +139,18 @@ def test_image_loss_and_feature_constraint_switches():
 @pytest.mark.parametrize("kind", ["feature", "image", "center"])
 def test_score_switch(kind):
     from benchbox.conformance import tiny_data
+
     train, test = tiny_data(32, n_train=16, n_test=8)
     method = SALAD(**SMALL, epochs=1, batch_size=8, anomaly_score=kind).fit(train)
     nets = method.nets_["salad"]
     with torch.no_grad():
         x = test.images.float() / 127.5 - 1
         z = nets.encoder(x)
-        expected = {"feature": (z - nets.encoder(nets.decoder(z))).abs().mean(1),
-                    "image": (x - nets.decoder(z)).abs().flatten(1).mean(1),
-                    "center": (z - nets.center).abs().mean(1)}[kind]
+        expected = {
+            "feature": (z - nets.encoder(nets.decoder(z))).abs().mean(1),
+            "image": (x - nets.decoder(z)).abs().flatten(1).mean(1),
+            "center": (z - nets.center).abs().mean(1),
+        }[kind]
     assert torch.allclose(torch.from_numpy(method.score(test)).float(), expected, atol=1e-5)
 
 

@@ -66,8 +66,9 @@ def test_seed_to_seed_variation_widens_the_interval():
     base = rng.normal(size=200) + labels
     b = rng.normal(size=200) + 0.6 * labels
     steady = paired_bootstrap([labels] * 3, [base] * 3, [b] * 3, n_boot=1000)
-    noisy = paired_bootstrap([labels] * 3, [base + rng.normal(scale=s, size=200) for s in (0.1, 1.0, 2.0)],
-                             [b] * 3, n_boot=1000)
+    noisy = paired_bootstrap(
+        [labels] * 3, [base + rng.normal(scale=s, size=200) for s in (0.1, 1.0, 2.0)], [b] * 3, n_boot=1000
+    )
     assert noisy["ci_high"] - noisy["ci_low"] > steady["ci_high"] - steady["ci_low"]
 
 
@@ -75,6 +76,7 @@ def test_interval_covers_the_true_difference_about_95_percent_of_the_time():
     """Binormal scores with known AUROCs: AUC = Φ(d/√2) for unit-variance classes d apart.
     Draw 200 test sets; the 95% interval should cover the true ΔAUC in roughly 95% of them."""
     from scipy.stats import norm
+
     d_a, d_b = 1.2, 0.6
     true_delta = norm.cdf(d_a / np.sqrt(2)) - norm.cdf(d_b / np.sqrt(2))
     rng = np.random.default_rng(6)

@@ -17,7 +17,7 @@ def write_tree(root, rng):
         for i in range(n):
             pixels = rng.integers(0, 120, (32, 32)).astype(np.uint8)
             corner = rng.integers(0, 20, 2)  # a bright patch that survives the resize to 16×16
-            pixels[corner[0]:corner[0] + 12, corner[1]:corner[1] + 12] = top + rng.integers(-3, 4)
+            pixels[corner[0] : corner[0] + 12, corner[1] : corner[1] + 12] = top + rng.integers(-3, 4)
             Image.fromarray(pixels).save(root / folder / f"{prefix}-{i:04d}-0001.png")
 
     images("train/NORMAL", 20, 240, "IM")
@@ -29,8 +29,20 @@ def write_tree(root, rng):
 def test_intensity_floor_separates_dimmer_pneumonia_and_sees_dimmed_normals(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCHBOX_CACHE_DIR", str(tmp_path / "cache"))
     write_tree(tmp_path / "chest", np.random.default_rng(0))
-    split_shift.main(["--data-root", str(tmp_path / "chest"), "--size", "16", "--methods", "intensity",
-                      "--seeds", "0,1", "--out", str(tmp_path / "out")])
+    split_shift.main(
+        [
+            "--data-root",
+            str(tmp_path / "chest"),
+            "--size",
+            "16",
+            "--methods",
+            "intensity",
+            "--seeds",
+            "0,1",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     rows = json.loads((tmp_path / "out" / "shift.json").read_text())["rows"]
     assert [(row["method"], row["seed"]) for row in rows] == [("intensity", 0), ("intensity", 1)]
     row = rows[0]

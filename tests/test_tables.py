@@ -10,14 +10,23 @@ from .conftest import result_record
 def record(method, seed, auroc, f1, dataset="oct", status="ok"):
     r = result_record(method, seed, dataset, status, seeds_requested=[0, 1, 2])
     if status == "ok":
-        r["metrics"] = {"auroc": auroc, "auprc": auroc,
-                        "thresholds": {"test_best_f1": {"f1": f1, "acc": 0.5, "sen": 0.9, "spe": 0.1}}}
+        r["metrics"] = {
+            "auroc": auroc,
+            "auprc": auroc,
+            "thresholds": {"test_best_f1": {"f1": f1, "acc": 0.5, "sen": 0.9, "spe": 0.1}},
+        }
     return r
 
 
-RECORDS = [record("ae", 0, 0.70, 0.80), record("ae", 1, 0.80, 0.90), record("ae", 2, 0.90, 0.85),
-           record("salad", 0, 0.95, 0.93), record("salad", 1, 0.97, 0.94),
-           record("salad", 2, None, None, status="failed"), record("vae", 0, None, None, status="diverged")]
+RECORDS = [
+    record("ae", 0, 0.70, 0.80),
+    record("ae", 1, 0.80, 0.90),
+    record("ae", 2, 0.90, 0.85),
+    record("salad", 0, 0.95, 0.93),
+    record("salad", 1, 0.97, 0.94),
+    record("salad", 2, None, None, status="failed"),
+    record("vae", 0, None, None, status="diverged"),
+]
 
 
 def test_markdown_mean_std_ddof1_and_n():
@@ -38,6 +47,7 @@ def test_csv_is_numeric():
     import io
 
     import pandas as pd
+
     df = pd.read_csv(io.StringIO(render(RECORDS, "csv")))
     ae = df[df.method == "ae"].iloc[0]
     assert ae.auroc_mean == pytest.approx(0.8) and ae.auroc_std == pytest.approx(0.1) and ae.n == 3
@@ -59,11 +69,15 @@ def test_one_label_with_two_experiments_is_never_averaged():
     """AE at 1 epoch (seed 0) and at 200 epochs (seed 1) in one folder: two rows, each n = 1,
     named by what differs, not one row 'ae, n = 2'."""
     from benchbox.tables import mixed_warnings
+
     def run(seed, auroc, epochs, device="cpu"):
-        r = result_record("ae", seed, "oct", method_params={"epochs": epochs}, seeds_requested=[0, 1, 2],
-                          test_set={"hash": "abc"})
-        r.update(method_params={"seed": seed, "epochs": epochs, "device": device},  # as it ran
-                 metrics=record("ae", seed, auroc, auroc + 0.1)["metrics"])
+        r = result_record(
+            "ae", seed, "oct", method_params={"epochs": epochs}, seeds_requested=[0, 1, 2], test_set={"hash": "abc"}
+        )
+        r.update(
+            method_params={"seed": seed, "epochs": epochs, "device": device},  # as it ran
+            metrics=record("ae", seed, auroc, auroc + 0.1)["metrics"],
+        )
         return r
 
     short, long = run(0, 0.6, 1), run(1, 0.8, 200)

@@ -39,8 +39,10 @@ RENAMED_VALUES = {("lr_schedule", "paper"): "constant_then_linear"}
 def names_fingerprint(dataset) -> str:
     """Schema 1's fingerprint: which files (relative path, class) each split lists."""
     root = dataset._root()
-    listed = {split: sorted((p.relative_to(root).as_posix(), c) for p, c in dataset.items(split))
-              for split in dataset.splits()}
+    listed = {
+        split: sorted((p.relative_to(root).as_posix(), c) for p, c in dataset.items(split))
+        for split in dataset.splits()
+    }
     return hashlib.sha256(json.dumps(listed, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -60,14 +62,22 @@ def rekey(path: Path, plugins: Plugins, data_roots: dict, fingerprints: dict) ->
         fingerprints[dataset_key] = (names_fingerprint(dataset), dataset.fingerprint())
     old, new = fingerprints[dataset_key]
     if record.get("data_fingerprint") != old:
-        sys.exit(f"{path}: made on other files than those under {data_roots[record['dataset']]} "
-                 f"(fingerprint {record.get('data_fingerprint')} here {old}); nothing changed")
+        sys.exit(
+            f"{path}: made on other files than those under {data_roots[record['dataset']]} "
+            f"(fingerprint {record.get('data_fingerprint')} here {old}); nothing changed"
+        )
 
     experiment = Experiment(
-        method=record["method"], entry=record["label"],
+        method=record["method"],
+        entry=record["label"],
         method_params={k: v for k, v in params.items() if k != "seed" and k not in EXECUTION_PARAMS},
-        dataset=record["dataset"], dataset_params=record["dataset_params"], image_size=record["image_size"],
-        seed=record["seed"], method_revision=record.get("method_revision", 0), data=new)
+        dataset=record["dataset"],
+        dataset_params=record["dataset_params"],
+        image_size=record["image_size"],
+        seed=record["seed"],
+        method_revision=record.get("method_revision", 0),
+        data=new,
+    )
     assert experiment.label == record["label"]
     for stale in ("data_fingerprint", "method_revision"):  # both live in the experiment now
         record.pop(stale, None)

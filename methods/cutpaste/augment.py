@@ -57,7 +57,7 @@ def cutpaste(x: torch.Tensor) -> torch.Tensor:
         h, w = _patch_size(height, width)
         y0, x0 = _randint(0, height - h), _randint(0, width - w)
         y1, x1 = _randint(0, height - h), _randint(0, width - w)
-        out[i, :, y1:y1 + h, x1:x1 + w] = _jitter(x[i, :, y0:y0 + h, x0:x0 + w])
+        out[i, :, y1 : y1 + h, x1 : x1 + w] = _jitter(x[i, :, y0 : y0 + h, x0 : x0 + w])
     return out
 
 
@@ -75,16 +75,19 @@ def scar(x: torch.Tensor) -> torch.Tensor:
         y0, x0 = _randint(0, height - h), _randint(0, width - w)
         canvas = torch.zeros(2, side, side, dtype=x.dtype, device=x.device)  # strip, then its mask
         top, left = (side - h) // 2, (side - w) // 2
-        canvas[0, top:top + h, left:left + w] = _jitter(x[i, 0, y0:y0 + h, x0:x0 + w])
-        canvas[1, top:top + h, left:left + w] = 1
+        canvas[0, top : top + h, left : left + w] = _jitter(x[i, 0, y0 : y0 + h, x0 : x0 + w])
+        canvas[1, top : top + h, left : left + w] = 1
         angle = math.radians(_uniform(-45, 45))
-        theta = torch.tensor([[math.cos(angle), -math.sin(angle), 0.0], [math.sin(angle), math.cos(angle), 0.0]],
-                             dtype=x.dtype, device=x.device)
+        theta = torch.tensor(
+            [[math.cos(angle), -math.sin(angle), 0.0], [math.sin(angle), math.cos(angle), 0.0]],
+            dtype=x.dtype,
+            device=x.device,
+        )
         grid = F.affine_grid(theta[None], [1, 2, side, side], align_corners=False)
         rotated = F.grid_sample(canvas[None], grid, mode="nearest", align_corners=False)[0]
         y1, x1 = _randint(0, height - side), _randint(0, width - side)
-        region = out[i, 0, y1:y1 + side, x1:x1 + side]
-        out[i, 0, y1:y1 + side, x1:x1 + side] = torch.where(rotated[1] > 0.5, rotated[0], region)
+        region = out[i, 0, y1 : y1 + side, x1 : x1 + side]
+        out[i, 0, y1 : y1 + side, x1 : x1 + side] = torch.where(rotated[1] > 0.5, rotated[0], region)
     return out
 
 
@@ -111,7 +114,7 @@ def lung_mask(image: np.ndarray, blur: float = 0.015, margin: float = 0.15) -> n
     smooth = ndimage.gaussian_filter(image, blur * side)
     cut = int(round(margin * side))
     central = np.zeros(image.shape, dtype=bool)
-    central[cut:side - cut, cut:image.shape[1] - cut] = True
+    central[cut : side - cut, cut : image.shape[1] - cut] = True
     dark = (smooth < otsu_threshold(smooth[central])) & central
     dark = ndimage.binary_opening(dark, structure=np.ones((3, 3)))
     labels, count = ndimage.label(dark)
@@ -141,7 +144,7 @@ def anatpaste(x: torch.Tensor) -> torch.Tensor:
             y1, x1 = _randint(0, height - h), _randint(0, width - w)
             mask = torch.ones_like(mask)
         pasted = out[i, 0].clone()
-        pasted[y1:y1 + h, x1:x1 + w] = _jitter(x[i, 0, y0:y0 + h, x0:x0 + w])
+        pasted[y1 : y1 + h, x1 : x1 + w] = _jitter(x[i, 0, y0 : y0 + h, x0 : x0 + w])
         opacity = _uniform(0.3, 1.0)
         out[i, 0] = torch.where(mask, x[i, 0] + opacity * (pasted - x[i, 0]), x[i, 0])
     return out

@@ -27,8 +27,9 @@ class CutPasteNet(nn.Module):
         super().__init__()
         self.backbone = resnet(arch, in_channels=1)
         features = self.backbone.inplanes  # 512 for ResNet-18
-        self.head = nn.Sequential(nn.Linear(features, head), nn.BatchNorm1d(head), nn.ReLU(inplace=True),
-                                  nn.Linear(head, n_classes))
+        self.head = nn.Sequential(
+            nn.Linear(features, head), nn.BatchNorm1d(head), nn.ReLU(inplace=True), nn.Linear(head, n_classes)
+        )
 
     def forward(self, x):
         return self.head(self.backbone(x))
@@ -43,7 +44,10 @@ class CutPaste(TorchMethod):
         "arch": "resnet18",
         "weights": "",  # a torchvision state dict to start from (ImageNet); "" = from scratch
         # The paper's optimiser: SGD, lr 0.03, momentum 0.9, weight decay 3e-5, cosine decay.
-        "lr": 0.03, "momentum": 0.9, "weight_decay": 3e-5, "lr_schedule": "cosine",
+        "lr": 0.03,
+        "momentum": 0.9,
+        "weight_decay": 3e-5,
+        "lr_schedule": "cosine",
         "batch_size": 32,  # normal images per step; each gets one copy per synthetic class
         "head": 512,
     }
@@ -60,8 +64,9 @@ class CutPaste(TorchMethod):
         net = CutPasteNet(1 + len(VARIANTS[self.augment]), self.arch, self.head)
         self.weights_sha256_ = load_weights(net.backbone, self.weights, self.name) if self.weights else None
         self.nets_["cutpaste"] = net
-        self.opt_ = torch.optim.SGD(net.parameters(), lr=self.lr, momentum=self.momentum,
-                                    weight_decay=self.weight_decay)
+        self.opt_ = torch.optim.SGD(
+            net.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+        )
         self.optimizers_.append(self.opt_)
 
     def train_step(self, x):

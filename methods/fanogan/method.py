@@ -54,7 +54,7 @@ class FAnoGANMethod(BackboneParams, TorchMethod):
         fake = net.generator(self._sample(len(x))).detach()
         alpha = torch.rand(len(x), 1, 1, 1, device=x.device)
         mixed = (alpha * x + (1 - alpha) * fake).requires_grad_(True)
-        grad, = torch.autograd.grad(net.critic(mixed).sum(), mixed, create_graph=True)
+        (grad,) = torch.autograd.grad(net.critic(mixed).sum(), mixed, create_graph=True)
         penalty = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
         wasserstein = net.critic(fake).mean() - net.critic(x).mean()
         loss_d = wasserstein + self.gp_weight * penalty

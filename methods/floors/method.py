@@ -84,8 +84,10 @@ class IntensityFloor(Method):
         values = STATISTICS[self.statistic](pixels(train.images))
         self.mean_, self.std_ = float(values.mean()), float(values.std())
         if not self.std_ > 0:
-            raise ParamError(f"intensity: every training image has the same {self.statistic}; "
-                             "the floor cannot scale distances from it")
+            raise ParamError(
+                f"intensity: every training image has the same {self.statistic}; "
+                "the floor cannot scale distances from it"
+            )
         return self
 
     def score(self, data: ImageSet) -> np.ndarray:

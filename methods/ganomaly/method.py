@@ -38,8 +38,10 @@ class GANomaly(BackboneParams, TorchMethod):
         self.opt_g_.step()
 
         real, fake = disc(x), disc(recon.detach())
-        loss_d = 0.5 * (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
-                        + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        loss_d = 0.5 * (
+            F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+            + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+        )
         self.opt_d_.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d_.step()
@@ -64,8 +66,10 @@ class GANomaly(BackboneParams, TorchMethod):
         collapsed = loss_d < 1e-5
         if collapsed.device.type != "cuda" or not self.defer_collapse_check:
             return bool(collapsed)
-        pending, self.pending_collapse_ = self.pending_collapse_, (collapsed.to("cpu", non_blocking=True),
-                                                                   torch.cuda.Event())
+        pending, self.pending_collapse_ = (
+            self.pending_collapse_,
+            (collapsed.to("cpu", non_blocking=True), torch.cuda.Event()),
+        )
         self.pending_collapse_[1].record()
         return bool(self._read(pending))
 

@@ -16,9 +16,11 @@ from benchbox.training import resolve_device, seed_everything
 
 from ..resnet import IMAGENET_MEAN, IMAGENET_STD, check_weights_file, load_weights, resnet
 
-WHERE = ("save torchvision's ImageNet weights once on a machine with internet, e.g. "
-         "torch.save(torchvision.models.wide_resnet50_2(weights='IMAGENET1K_V1').state_dict(), "
-         "'wide_resnet50_2.pt') (or resnet18), and pass --param patchcore.weights=FILE")
+WHERE = (
+    "save torchvision's ImageNet weights once on a machine with internet, e.g. "
+    "torch.save(torchvision.models.wide_resnet50_2(weights='IMAGENET1K_V1').state_dict(), "
+    "'wide_resnet50_2.pt') (or resnet18), and pass --param patchcore.weights=FILE"
+)
 
 
 def greedy_coreset(features: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -31,7 +33,7 @@ def greedy_coreset(features: torch.Tensor, count: int, generator: torch.Generato
     nearest = torch.cdist(features, features[chosen[:1]]).squeeze(1)
     for i in range(1, count):
         chosen[i] = torch.argmax(nearest)
-        nearest = torch.minimum(nearest, torch.cdist(features, features[chosen[i:i + 1]]).squeeze(1))
+        nearest = torch.minimum(nearest, torch.cdist(features, features[chosen[i : i + 1]]).squeeze(1))
     return chosen
 
 
@@ -52,8 +54,14 @@ class PatchCore(Method):
         "device": "cpu",
     }
     choices = {"arch": ("resnet18", "wide_resnet50_2")}
-    ranges = {"neighbourhood": ">= 1", "feature_dim": ">= 1", "coreset_ratio": "(0, 1]", "projection_dim": ">= 1",
-              "reweight_neighbours": ">= 0", "batch_size": ">= 1"}
+    ranges = {
+        "neighbourhood": ">= 1",
+        "feature_dim": ">= 1",
+        "coreset_ratio": "(0, 1]",
+        "projection_dim": ">= 1",
+        "reweight_neighbours": ">= 0",
+        "batch_size": ">= 1",
+    }
     invalid_examples = {"weights": "/no/such/weights.pth", "layers": "2,9", "device": "no-such-device"}
 
     def validate(self):
@@ -93,7 +101,7 @@ class PatchCore(Method):
         std = torch.tensor(IMAGENET_STD, device=self.device_).view(1, 3, 1, 1)
         layers = self._layers()
         for start in range(0, len(data), self.batch_size):
-            x = data.images[start:start + self.batch_size].to(self.device_).float().div(255)
+            x = data.images[start : start + self.batch_size].to(self.device_).float().div(255)
             x = (x.expand(-1, 3, -1, -1) - mean) / std  # grey on the three channels
             maps, net = [], self.backbone_
             x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
@@ -102,8 +110,10 @@ class PatchCore(Method):
                 if stage in layers:
                     maps.append(F.avg_pool2d(x, self.neighbourhood, 1, self.neighbourhood // 2))
             size = maps[0].shape[-2:]
-            maps = [m if m.shape[-2:] == size else F.interpolate(m, size, mode="bilinear", align_corners=False)
-                    for m in maps]
+            maps = [
+                m if m.shape[-2:] == size else F.interpolate(m, size, mode="bilinear", align_corners=False)
+                for m in maps
+            ]
             features = torch.cat(maps, 1).flatten(2).transpose(1, 2)  # (n, H·W, C)
             yield F.adaptive_avg_pool1d(features, self.feature_dim)
 

@@ -26,7 +26,11 @@ class SALAD(BackboneParams, TorchMethod):
         "feature_constraint": "center",  # Table III, feature space
         "ssl": "shared_encoder",  # Table IV
         "anomaly_score": "feature",  # Table V
-        "alpha": 1.0, "beta": 10.0, "gamma": 10.0, "delta": 10.0, "eta": 10.0,  # eq. 9
+        "alpha": 1.0,
+        "beta": 10.0,
+        "gamma": 10.0,
+        "delta": 10.0,
+        "eta": 10.0,  # eq. 9
         "center_lr": 0.5,  # center update rate (Wen et al. 2016)
         "shared_layers": 2,  # for ssl=shared_encoder_last_layers
         "ssim_window": 11,
@@ -42,15 +46,32 @@ class SALAD(BackboneParams, TorchMethod):
         "ssl": SSL_MODES,
         "anomaly_score": ("feature", "image", "center"),
     }
-    ranges = {"alpha": ">= 0", "beta": ">= 0", "gamma": ">= 0", "delta": ">= 0", "eta": ">= 0",
-              "center_lr": "(0, 1]", "shared_layers": ">= 1", "ssim_window": ">= 1", "patch_width": ">= 1",
-              "mlp_hidden": ">= 1"}
+    ranges = {
+        "alpha": ">= 0",
+        "beta": ">= 0",
+        "gamma": ">= 0",
+        "delta": ">= 0",
+        "eta": ">= 0",
+        "center_lr": "(0, 1]",
+        "shared_layers": ">= 1",
+        "ssim_window": ">= 1",
+        "patch_width": ">= 1",
+        "mlp_hidden": ">= 1",
+    }
     renamed = {"score": "anomaly_score"}  # `score` would hide the method; old spelling kept
 
     def build(self, image_size):
         self.nets_["salad"] = nets = SALADNets(
-            image_size, self.latent_dim, self.width, self.max_width, self.ssl,
-            self.shared_layers, self.patch_width, self.mlp_hidden, self.first_norm)
+            image_size,
+            self.latent_dim,
+            self.width,
+            self.max_width,
+            self.ssl,
+            self.shared_layers,
+            self.patch_width,
+            self.mlp_hidden,
+            self.first_norm,
+        )
         self.opt_g_ = self.adam(*nets.generator_modules())
         self.opt_d_ = self.adam(nets.image_disc, nets.feature_disc)
         # The normal-class center C (eq. 7); a buffer, so it moves with the networks.
@@ -97,8 +118,12 @@ class SALAD(BackboneParams, TorchMethod):
 
         # eqs. 1–2 with a = 0, b = 1: the discriminators, alternately with M_E and M_D.
         z_fake, x_fake = z_enc.detach(), x_gen.detach()
-        loss_d = (0.5 * nets.image_disc(x_fake).pow(2).mean() + 0.5 * (nets.image_disc(x) - 1).pow(2).mean()
-                  + 0.5 * nets.feature_disc(z_fake).pow(2).mean() + 0.5 * (nets.feature_disc(z) - 1).pow(2).mean())
+        loss_d = (
+            0.5 * nets.image_disc(x_fake).pow(2).mean()
+            + 0.5 * (nets.image_disc(x) - 1).pow(2).mean()
+            + 0.5 * nets.feature_disc(z_fake).pow(2).mean()
+            + 0.5 * (nets.feature_disc(z) - 1).pow(2).mean()
+        )
         self.opt_d_.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d_.step()

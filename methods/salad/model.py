@@ -21,12 +21,19 @@ class PatchGAN(nn.Module):
         channels = width
         for i in range(1, n_down):
             out = min(width * 2**i, width * 8)
-            layers += [nn.Conv2d(channels, out, 4, 2, 1, bias=False), nn.InstanceNorm2d(out, affine=True),
-                       nn.LeakyReLU(0.2, inplace=True)]
+            layers += [
+                nn.Conv2d(channels, out, 4, 2, 1, bias=False),
+                nn.InstanceNorm2d(out, affine=True),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             channels = out
         out = min(channels * 2, width * 8)
-        layers += [nn.Conv2d(channels, out, 4, 1, 1, bias=False), nn.InstanceNorm2d(out, affine=True),
-                   nn.LeakyReLU(0.2, inplace=True), nn.Conv2d(out, 1, 4, 1, 1)]
+        layers += [
+            nn.Conv2d(channels, out, 4, 1, 1, bias=False),
+            nn.InstanceNorm2d(out, affine=True),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(out, 1, 4, 1, 1),
+        ]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -39,8 +46,10 @@ class FeatureDiscriminator(nn.Module):
     def __init__(self, latent_dim: int, hidden: int = 256):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2, inplace=True),
-            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(latent_dim, hidden),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2, inplace=True),
             nn.Linear(hidden, 1),
         )
 
@@ -57,9 +66,18 @@ class SALADNets(nn.Module):
     - ``shared_encoder_last_layers``: M'_D shares its last ``shared_layers`` layers with M_D.
     """
 
-    def __init__(self, image_size: int, latent_dim: int, width: int, max_width: int, ssl: str,
-                 shared_layers: int = 2, patch_width: int = 64, mlp_hidden: int = 256,
-                 first_norm: bool = True):
+    def __init__(
+        self,
+        image_size: int,
+        latent_dim: int,
+        width: int,
+        max_width: int,
+        ssl: str,
+        shared_layers: int = 2,
+        patch_width: int = 64,
+        mlp_hidden: int = 256,
+        first_norm: bool = True,
+    ):
         super().__init__()
         self.encoder = Encoder(image_size, latent_dim, width, max_width, first_norm=first_norm)
         self.decoder = Decoder(image_size, latent_dim, width, max_width)

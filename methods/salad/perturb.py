@@ -27,8 +27,12 @@ def inpaint(x: torch.Tensor, n_tiles: int = 5) -> torch.Tensor:
     x0 = (torch.rand(n, n_tiles, device=device) * (width - w + 1)).floor().long()
     rows = torch.arange(height, device=device).view(1, 1, height, 1)
     cols = torch.arange(width, device=device).view(1, 1, 1, width)
-    inside = ((rows >= y0[..., None, None]) & (rows < (y0 + h)[..., None, None])
-              & (cols >= x0[..., None, None]) & (cols < (x0 + w)[..., None, None]))
+    inside = (
+        (rows >= y0[..., None, None])
+        & (rows < (y0 + h)[..., None, None])
+        & (cols >= x0[..., None, None])
+        & (cols < (x0 + w)[..., None, None])
+    )
     mask = inside.any(dim=1, keepdim=True)
     noise = torch.rand_like(x) * 2 - 1
     return torch.where(mask, noise, x)

@@ -1,6 +1,5 @@
 """VAE: L1 reconstruction + KL(q(z|x) ‖ N(0, I)); score = mean |x − D(μ(x))|."""
 
-
 from benchbox.training import TorchMethod
 
 from ..backbone import BackboneParams

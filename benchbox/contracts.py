@@ -141,8 +141,8 @@ class Method(Configurable):
 
     def artifacts(self, test: ImageSet) -> dict[str, np.ndarray]:
         """Small arrays the report draws figures from, saved beside the result: ``originals``,
-        ``reconstructions`` and ``recon_index`` (Figs. 5–6: residual maps), ``latent`` and
-        ``latent_index`` (Fig. 7: t-SNE). Default: none."""
+        ``reconstructions`` and ``recon_index`` (residual maps), ``latent`` and
+        ``latent_index`` (t-SNE). Default: none."""
         return {}
 
 

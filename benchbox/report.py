@@ -1,11 +1,11 @@
-"""``benchbox report``: the paper's tables and figures from a results directory alone.
+"""``benchbox report``: tables and figures from a results directory alone.
 
-Per dataset: Table I/II (markdown, CSV, LaTeX), Table VI (per-class scores), AUROC per
-abnormal class or finer group (where there are several), ablation tables (III–V) when
-their variants are present, ROC curves (Fig. 4), reconstructions (Figs. 5/6), optionally a
-t-SNE of two runs' latent features (Fig. 7), and a paired-bootstrap test of
-each method's AUROC against the best one. ``index.md`` ties it together. Running it twice
-writes the same files.
+Per dataset: the main table and its standard deviations (markdown, CSV, LaTeX; the layout of
+Tables I/II of the SALAD paper), the score per class, AUROC per abnormal and per normal group
+(where there are several), the ablation tables of the plugins' grids when their rows are
+present, ROC curves, reconstructions with residual maps, optionally a t-SNE of two runs' latent
+features, and a paired-bootstrap test of each method's AUROC against the best one and against
+chance. ``index.md`` ties it together. Running it twice writes the same files.
 """
 
 from __future__ import annotations

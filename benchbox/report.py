@@ -291,6 +291,7 @@ def _describe(records: list[dict]) -> str:
     weights = sorted(
         {
             f"{r['label']} {r['method_provenance']['weights_sha256'][:16]}"
+            + (f" ({r['method_provenance']['weights_source']})" if r["method_provenance"].get("weights_source") else "")
             for r in records
             if (r.get("method_provenance") or {}).get("weights_sha256")
         }

@@ -10,8 +10,9 @@ def benchbox_register_methods(register):
     from .ae.method import AE
     from .cutpaste.method import CutPaste
     from .fanogan.method import FAnoGANMethod
-    from .floors.method import IntensityFloor, PixelKNN, PixelPCA
+    from .floors.method import FeatureKNN, IntensityFloor, PixelKNN, PixelPCA
     from .ganomaly.method import GANomaly
+    from .padim.method import PaDiM
     from .patchcore.method import PatchCore
     from .salad.method import SALAD
     from .ssim_ae.method import SSIMAE
@@ -29,6 +30,8 @@ def benchbox_register_methods(register):
         IntensityFloor,
         CutPaste,
         PatchCore,
+        PaDiM,
+        FeatureKNN,
     ):
         register(cls)
 

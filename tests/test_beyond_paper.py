@@ -1,6 +1,6 @@
 """CutPaste / AnatPaste and PatchCore: the contract, detection above chance, their
-augmentations, and PatchCore's weights file (a small randomly initialised backbone: benchbox
-never downloads)."""
+augmentations, and PatchCore on a torchvision backbone from a weights file (a small randomly
+initialised one here; the default backbone's weights: tests/test_pretrained.py)."""
 
 import json
 
@@ -38,7 +38,7 @@ def test_cutpaste_conformance():
 
 
 def test_patchcore_conformance(weights):
-    check_method(PatchCore, weights=weights, arch="resnet18")
+    check_method(PatchCore, weights=weights, backbone="resnet18")
 
 
 def test_cutpaste_detects_synthetic_lesions_above_chance(data):
@@ -56,17 +56,19 @@ def test_patchcore_detects_synthetic_lesions_above_chance(data, weights):
     assert auroc > 0.65, f"patchcore: AUROC {auroc:.3f}"
 
 
-def test_patchcore_refuses_to_run_without_weights_before_anything_trains():
+def test_a_torchvision_backbone_without_weights_is_refused_before_anything_trains():
     from benchbox.plan import plan
     from benchbox.plugins import Plugins
 
-    with pytest.raises(ParamError, match=r"downloads nothing.*--param patchcore.weights=FILE"):
-        plan(Plugins(load_entry_points=False), ["ae", "patchcore"], ["synthetic"], [0])
+    plugins = Plugins(load_entry_points=False)
+    with pytest.raises(ParamError, match=r"needs ImageNet weights as a file \(benchbox downloads nothing\)"):
+        plan(plugins, ["ae", "patchcore[backbone=resnet18]"], ["synthetic"], [0])
+    assert plan(plugins, ["patchcore"], ["synthetic"], [0])  # the default backbone brings its weights
 
 
 def test_patchcore_names_a_bad_weights_file(tmp_path, data, weights):
     with pytest.raises(ParamError, match="does not exist"):
-        PatchCore(weights=str(tmp_path / "missing.pt")).fit(data[0])
+        PatchCore(weights=str(tmp_path / "missing.pt"), backbone="resnet18").fit(data[0])
     with pytest.raises(ParamError, match="not a state dict of this backbone"):
         PatchCore(weights=weights, arch="wide_resnet50_2").fit(data[0])  # ResNet-18 weights
 
@@ -100,7 +102,11 @@ def test_a_run_records_the_weights_files_hash(tmp_path, weights, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     (path,) = (tmp_path / "synthetic").glob("patchcore*.json")
-    assert json.loads(path.read_text())["method_provenance"] == {"weights_sha256": file_sha256(weights)}
+    assert json.loads(path.read_text())["method_provenance"] == {
+        "backbone": "resnet18",
+        "weights_sha256": file_sha256(weights),
+        "weights_source": f"file {weights}",
+    }
     from benchbox.report import build
 
     build(tmp_path, tmp_path / "report")

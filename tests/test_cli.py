@@ -251,10 +251,10 @@ def test_other_data_under_the_same_dataset_name_is_another_experiment(cli, tmp_p
 
 
 def test_bare_run_runs_the_default_grid_not_every_registered_method(cli, tmp_path):
-    """Installed plugins and methods that need files (PatchCore's weights) are named to run."""
+    """Installed plugins are named to run; a bare run is the default grid, PatchCore included."""
     from benchbox import grids
 
-    assert "patchcore" not in grids.grid(grids.load(), "default")
+    assert "patchcore" in grids.grid(grids.load(), "default")
     (tmp_path / "g.toml").write_text('[grids.default]\nmethods = ["pca"]\n')
     result = cli(
         "run",

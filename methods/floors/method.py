@@ -1,5 +1,6 @@
-"""Non-deep floors on raw pixels: PCA reconstruction error, nearest-neighbour distance, and
-how far one global intensity statistic lies from the training normals'.
+"""Floors: on raw pixels, PCA reconstruction error, nearest-neighbour distance, and how far one
+global intensity statistic lies from the training normals'; and nearest neighbour on the pooled
+features of a frozen ImageNet backbone.
 
 A deep method that does not beat these has learned nothing a linear subspace or a lookup
 table could not; every Table I should show them (scikit-learn does the work).
@@ -14,6 +15,9 @@ from sklearn.neighbors import NearestNeighbors
 
 from benchbox.contracts import ImageSet, Method
 from benchbox.errors import ParamError
+from benchbox.training import resolve_device
+
+from ..pretrained import BACKBONES, FeatureBackbone, check_backbone
 
 
 def pixels(images: torch.Tensor) -> np.ndarray:
@@ -92,3 +96,41 @@ class IntensityFloor(Method):
 
     def score(self, data: ImageSet) -> np.ndarray:
         return np.abs(STATISTICS[self.statistic](pixels(data.images)) - self.mean_) / self.std_
+
+
+class FeatureKNN(Method):
+    """The pretrained floor: distance to the nearest normal training image in the pooled
+    penultimate features of a frozen ImageNet backbone (what ImageNet features give with no
+    patch model at all)."""
+
+    name = "feature_knn"
+    params = {"backbone": "efficientnet_lite0", "weights": "", "k": 1, "batch_size": 64, "device": "cpu"}
+    choices = {"backbone": BACKBONES}
+    ranges = {"k": ">= 1", "batch_size": ">= 1"}
+    invalid_examples = {"weights": "/no/such/weights.pth", "device": "no-such-device"}
+
+    def validate(self):
+        check_backbone(self.backbone, self.weights, self.name)
+        resolve_device(self.device)
+
+    def _features(self, data: ImageSet) -> np.ndarray:
+        batches = [self.backbone_(data.images[i : i + self.batch_size].to(self.device_)).cpu()
+                   for i in range(0, len(data), self.batch_size)]  # fmt: skip
+        return torch.cat(batches).numpy().astype(np.float64)
+
+    def fit(self, train: ImageSet, *, on_epoch=None):
+        self.validate()
+        if self.k > len(train):  # the one check that needs the data
+            raise ParamError(f"feature_knn: k must be between 1 and the {len(train)} training images, got {self.k}")
+        self.device_ = resolve_device(self.device)
+        self.backbone_ = FeatureBackbone(self.backbone, weights=self.weights, owner=self.name, pooled=True)
+        self.backbone_.to(self.device_)
+        self.index_ = NearestNeighbors(n_neighbors=self.k, algorithm="brute").fit(self._features(train))
+        return self
+
+    def score(self, data: ImageSet) -> np.ndarray:
+        distances, _ = self.index_.kneighbors(self._features(data))
+        return distances.mean(1)
+
+    def provenance(self) -> dict:
+        return self.backbone_.provenance()

@@ -279,9 +279,13 @@ def _alt(text: str) -> str:
 
 
 def _describe(records: list[dict]) -> str:
-    def values(key):  # methods without the setting (the pixel floors have no epochs) are left out
-        found = sorted({str(r.get(key)) for r in records if r.get(key) is not None})
-        return ", ".join(found) or "–"
+    def values(key, per_row=True):  # methods without the setting (the pixel floors have no epochs) are left out
+        found = sorted({r.get(key) for r in records if r.get(key) is not None})
+        if len(found) < 2 or not per_row:
+            return ", ".join(map(str, found)) or "–"
+        # Several: say which rows have which, so that no number loses its protocol.
+        return "; ".join(f"{value} ({', '.join(_order({r['label'] for r in records if r.get(key) == value}))})"
+                         for value in found)  # fmt: skip
 
     hashes = ", ".join(sorted({r["test_set"]["hash"][:12] for r in records}))
     versions = sorted({f"benchbox {r['versions']['benchbox']}, torch {r['versions']['torch']}" for r in records})
@@ -298,7 +302,7 @@ def _describe(records: list[dict]) -> str:
     )
     return (
         f"Image size {values('image_size')}; epochs {values('epochs')}; batch size {values('batch_size')}; "
-        f"seeds {values('seed')}; split protocol {', '.join(protocols)}; test set(s) "
+        f"seeds {values('seed', per_row=False)}; split protocol {', '.join(protocols)}; test set(s) "
         f"{records[0]['test_set']['n']} images, file-list hash {hashes}. F1/ACC/SEN/SPE/BACC use the "
         f"threshold with the best F1 on the test scores (the SALAD paper's protocol, which uses test labels); "
         f"SEN@95SPE needs no threshold. "

@@ -175,3 +175,17 @@ def test_chest_xray_names_the_cause_of_pneumonia():
     assert ChestXray.subgroup("test/NORMAL/IM-0001-0001.jpeg") == "IM"
     assert ChestXray.subgroup("test/NORMAL/NORMAL2-IM-0007-0001.jpeg") == "NORMAL2"
     assert ChestXray.subgroup("test/NORMAL/other.jpeg") is None
+
+
+def test_the_description_says_which_rows_used_which_image_size():
+    from benchbox.report import _describe
+
+    from .conftest import result_record
+
+    common = {"test_set": {"n": 4, "hash": "ab" * 8}, "versions": {"benchbox": "0", "torch": "0"}, "device": "cpu"}
+    records = [result_record(label, seed, image_size=size, **common)
+               for label, seed, size in (("ae", 0, 64), ("padim", 0, 224), ("ae", 1, 64))]  # fmt: skip
+    for record in records:  # the parameters as the method ran with them
+        record["method_params"] = {"precision": "fp32"} if record["label"] == "ae" else {}
+    text = _describe(records)
+    assert "Image size 64 (ae); 224 (padim)" in text and "seeds 0, 1" in text

@@ -28,8 +28,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from benchbox.contracts import Method
 from benchbox.digests import file_sha256
 from benchbox.errors import ParamError
+from benchbox.training import resolve_device, seed_everything
 
 from .resnet import IMAGENET_MEAN, IMAGENET_STD, check_weights_file, load_weights, resnet
 
@@ -191,3 +193,48 @@ class FeatureBackbone(nn.Module):
         if self.name in LITE:
             return self.net.forward_head(self.net.forward_features(x), pre_logits=True)
         return self.net(x)  # its fc is the identity: the pooled features
+
+
+def parse_levels(text: str, owner: str) -> list[int]:
+    """``"2,3"`` -> [2, 3]: feature levels 1-4 (strides 4, 8, 16, 32)."""
+    try:
+        levels = [int(part) for part in text.split(",")]
+    except ValueError:
+        levels = [0]
+    if not levels or not set(levels) <= {1, 2, 3, 4} or len(set(levels)) != len(levels):
+        raise ParamError(
+            f"{owner}: layers must be distinct feature levels 1–4 (strides 4, 8, 16, 32), e.g. 2,3; got {text!r}"
+        )
+    return sorted(levels)
+
+
+class FrozenFeatures(Method):
+    """Base of the methods on a frozen ImageNet backbone: its parameters, their checks while
+    planning, loading it in ``fit`` (:meth:`load_backbone`), and its provenance in the result.
+    Subclasses with a ``layers`` parameter get those feature levels' maps; the others
+    (``pooled = True``) the pooled penultimate features."""
+
+    params = {"backbone": "efficientnet_lite0", "weights": "", "batch_size": 32, "device": "cpu"}
+    choices = {"backbone": BACKBONES}
+    ranges = {"batch_size": ">= 1"}
+    invalid_examples = {"weights": "/no/such/weights.pth", "device": "no-such-device"}
+    pooled = False
+
+    def _levels(self) -> list[int]:
+        return [] if self.pooled else parse_levels(self.layers, self.name)
+
+    def validate(self):
+        check_backbone(self.backbone, self.weights, self.name)
+        resolve_device(self.device)
+        self._levels()
+
+    def load_backbone(self) -> None:
+        """At the start of ``fit``: seeded, on the device, ``self.backbone_``."""
+        self.validate()
+        seed_everything(self.seed)
+        self.device_ = resolve_device(self.device)
+        backbone = FeatureBackbone(self.backbone, self._levels(), self.weights, self.name, self.pooled)
+        self.backbone_ = backbone.to(self.device_)
+
+    def provenance(self) -> dict:
+        return self.backbone_.provenance()

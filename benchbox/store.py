@@ -91,12 +91,14 @@ class ResultStore:
         atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
     def records(self) -> tuple[list[dict], list[str]]:
-        """Every valid record under the root, and a message per file that is not one."""
+        """Every valid record in the root's dataset folders, and a message per file that is not one."""
         records, problems = [], []
         if not self.root.exists():
             return records, problems
-        for path in sorted(self.root.rglob("*__seed*__*.json")):
-            if any(part.startswith(".") for part in path.relative_to(self.root).parts):
+        # <root>/<dataset>/<file> only: results folders nested deeper (the repository's committed
+        # results/cells/<folder>/<dataset>/) are other experiments, read by naming them.
+        for path in sorted(self.root.glob("*/*__seed*__*.json")):
+            if path.parent.name.startswith("."):
                 continue
             try:
                 record = self.read(path)

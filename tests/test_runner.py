@@ -127,3 +127,21 @@ def test_diverged_cell_is_recorded_with_epoch_and_loss(plugins, tmp_path):
     record = json.loads(store.path(cells[0]).read_text())
     assert record["status"] == "diverged" and record["diverged"] == {"epoch": 3, "loss": "l1"}
     assert "diverged at epoch 3: loss 'l1'" in record["error"]
+
+
+def test_a_results_folder_is_read_at_its_dataset_level_only(tmp_path):
+    """In the repository, `benchbox run` writes results/<dataset>/ and committed cells sit in
+    results/cells/<folder>/<dataset>/: a bare `benchbox table` must show only the former."""
+    from .conftest import result_record
+
+    store = ResultStore(tmp_path / "results")
+    mine = result_record("ae", 0, "synthetic", metrics={"auroc": 0.7})
+    store.write(tmp_path / "results" / "synthetic" / "ae__seed0__aaaaaaaaaaaa.json", mine)
+    committed = result_record("ae", 0, "chest_xray", metrics={"auroc": 0.6})
+    nested = tmp_path / "results" / "cells" / "official" / "chest_xray" / "ae__seed0__bbbbbbbbbbbb.json"
+    store.write(nested, committed)
+    records, problems = store.records()
+    assert [r["dataset"] for r in records] == ["synthetic"] and not problems
+    assert [r["dataset"] for r in ResultStore(tmp_path / "results" / "cells" / "official").records()[0]] == [
+        "chest_xray"
+    ]

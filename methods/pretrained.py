@@ -142,13 +142,13 @@ class FeatureBackbone(nn.Module):
         self.name, self.levels, self.pooled = name, tuple(levels), pooled
         if name in LITE:
             self.net, path = lite_classifier(name)
+            self.weights_sha256 = file_sha256(path)
             mean, std = LITE_MEAN, LITE_STD
         else:
             self.net = resnet(name)
-            load_weights(self.net, weights, owner or name)
+            self.weights_sha256 = load_weights(self.net, weights, owner or name)  # it hashes the file it read
             path = weights
             mean, std = IMAGENET_MEAN, IMAGENET_STD
-        self.weights_sha256 = file_sha256(path)
         self.weights_source = weights_source(name, path)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))

@@ -10,9 +10,9 @@ import click
 from rich.console import Console
 
 from .errors import BenchboxError
-from .experiment import RunSettings
+from .experiment import DIMENSIONS, RunSettings
 from .params import parse_assignment, split_entries
-from .plugins import get_plugins
+from .plugins import get_plugins as _get_plugins
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages never wrapped mid-path
 
@@ -39,6 +39,18 @@ def main():
     """Benchmark unsupervised anomaly detection in medical images."""
 
 
+def get_plugins():
+    """The process's plugins; each installed plugin that failed to load reported once, in one
+    line (it is left out; naming one of its methods is then the error)."""
+    plugins = _get_plugins()
+    plugins.methods, plugins.datasets  # noqa: B018  (building them finds a plugin whose hook fails)
+    if not getattr(plugins, "_reported", False):
+        for line in plugins.broken_lines():
+            err.print(f"[yellow]{line}[/yellow]")
+        plugins._reported = True
+    return plugins
+
+
 def run_setting_options(command):
     """One ``--option`` per field of :class:`benchbox.experiment.RunSettings`, so that a new run
     setting needs no change here."""
@@ -53,11 +65,34 @@ def run_setting_options(command):
     return command
 
 
+def dimension_options(command):
+    """One ``--option`` per protocol dimension (:data:`benchbox.experiment.DIMENSIONS`)."""
+    for dim in reversed(DIMENSIONS):
+        kind = click.Choice(dim.choices) if dim.choices else type(dim.default)
+        option = "--" + dim.name.replace("_", "-")
+        command = click.option(option, dim.name, type=kind, default=None, help=f"{dim.help} [default: {dim.default}]")(
+            command
+        )
+    return command
+
+
+def _note_unselectable(cells, dimensions) -> None:
+    """Methods without epochs run as --select last: say so, once."""
+    if dimensions.get("select") in (None, "last"):
+        return
+    plain = sorted({c.label for c in cells if "select" not in c.experiment.dimensions})
+    if plain:
+        err.print(f"[dim]{', '.join(plain)}: no epochs to choose from; run as --select last[/dim]")
+
+
 def _int_list(ctx, param, value):
     if value is None:
         return None
+    items = [v.strip() for v in value.split(",")]
+    if any(not v for v in items):
+        raise click.BadParameter(f"an empty item in {value!r}; expected comma-separated integers such as 0,1,2")
     try:
-        return [int(v) for v in value.split(",") if v.strip()]
+        return [int(v) for v in items]
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
 
@@ -83,6 +118,7 @@ def _int_list(ctx, param, value):
 )
 @click.option("--image-size", type=int, default=None, help="Square image size (default: the dataset's, else 64).")
 @run_setting_options
+@dimension_options
 @click.option("--data-root", type=click.Path(), default=None, help="Root folder of the dataset on disk.")
 @click.option(
     "--cache-dir",
@@ -143,6 +179,13 @@ def _int_list(ctx, param, value):
     help="Local: cells at once, each in a worker process with cores/N CPU threads "
     "(on a GPU, each with its own CUDA context).",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads per cell (default: all cores; with --jobs, cores/N; Ray: --cpus-per-run). "
+    "Deep methods' CPU numbers depend on it, within about their seed std.",
+)
 @click.option("--ray-address", default=None, help="Ray cluster to join (default: start a local one).")
 @click.option("--cpus-per-run", type=click.FloatRange(min=0), default=1, show_default=True, help="Ray: CPUs per cell.")
 @click.option("--gpus-per-run", type=click.FloatRange(min=0), default=0, show_default=True, help="Ray: GPUs per cell.")
@@ -172,6 +215,7 @@ def run(
     deterministic,
     executor,
     jobs,
+    threads,
     ray_address,
     cpus_per_run,
     gpus_per_run,
@@ -180,6 +224,7 @@ def run(
 ):
     """Run the grid methods × datasets × seeds; finished cells are skipped on re-run."""
     from . import grids
+    from .execute import base_record
     from .plan import plan
     from .progress import RichProgress
     from .runner import run_grid
@@ -188,6 +233,7 @@ def run(
     from .tables import render
 
     plugins = get_plugins()
+    dimensions = {dim.name: settings.pop(dim.name) for dim in DIMENSIONS}
     if jobs > 1 and executor == "ray":
         raise click.UsageError(
             "--jobs runs cells in worker processes on this machine; with --executor ray, "
@@ -224,10 +270,16 @@ def run(
         overrides=[parse_assignment(p) for p in params],
         data_root=data_root,
         cache_dir=cache_dir,
+        dimensions=dimensions,
         **settings,
     )
+    _note_unselectable(cells, dimensions)
     store = ResultStore(results_dir)
     _check_writable(Path(results_dir))
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)  # this process's cells; --jobs workers are told below
     if deterministic:
         from .training import use_deterministic_algorithms
 
@@ -241,7 +293,7 @@ def run(
         elif jobs > 1:
             from .pool_executor import PoolExecutor
 
-            runner_executor = PoolExecutor(jobs)
+            runner_executor = PoolExecutor(jobs, threads)
         with StopRequests():  # Ctrl-C or SIGTERM: resumable methods save their state, then we stop
             summary = run_grid(
                 cells,
@@ -270,12 +322,21 @@ def run(
     )
     keys = {c.key for c in cells}
     records = [r for r in store.records()[0] if r["key"] in keys]
+    finished = {r["key"] for r in records if r["status"] == "ok"}
+    held = [c for c in summary.busy if c.key not in finished]
+    # A held cell is a row too: the table says what is missing, and why.
+    records += [{**base_record(c, plugins.methods.provider(c.method)), "status": "held"} for c in held]
     click.echo(render(records))
     for cell, record in summary.failed:
         err.print(
             f"[red]{record['status']}[/red] {cell.label} · {cell.dataset} · seed {cell.seed}: {record.get('error')}"
         )
-    if summary.failed:
+    if held:
+        err.print(
+            f"[yellow]{len(held)} cell(s) held by another running benchbox[/yellow] (its lock in "
+            f"{results_dir}/<dataset>/.locks/); run the same command again when it has finished"
+        )
+    if summary.failed or held:
         sys.exit(1)
 
 
@@ -287,6 +348,22 @@ def _check_writable(path: Path) -> None:
         probe.unlink()
     except OSError as error:
         raise UserMistake(f"--results-dir {path}: cannot write there ({error.strerror})") from None
+
+
+def _threshold_warnings(records, threshold) -> list[str]:
+    """Why thresholded metrics are blank: the runs scored no labelled validation split."""
+    out = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        ok = [r for r in records if r["dataset"] == dataset and r["status"] == "ok"]
+        missing = [r for r in ok if threshold not in (r["metrics"].get("thresholds") or {})]
+        if missing:
+            out.append(
+                f"{dataset}: {len(missing)} of {len(ok)} runs have no {threshold} threshold, so F1, ACC, SEN, "
+                f"SPE and BACC are blank: they scored no labelled validation split (the dataset has none, "
+                f"or its val/ normals are training images, as chest_xray's by default; --select val "
+                f"scores one)"
+            )
+    return out
 
 
 @main.command()
@@ -321,7 +398,7 @@ def table(results_dir, fmt, threshold, output):
         raise UserMistake(
             f"--results-dir {results_dir}: no result files there (expected <dataset>/<method>__seed<k>__<key>.json)"
         )
-    for warning in [*mixed_warnings(records), *seed_warnings(records)]:
+    for warning in [*mixed_warnings(records), *seed_warnings(records), *_threshold_warnings(records, threshold)]:
         err.print(f"[yellow]warning[/yellow] {warning}")
     text = render(records, fmt, threshold)
     if output:
@@ -348,6 +425,12 @@ def report(results_dir, out, tsne):
 
     if not Path(results_dir).is_dir():
         raise UserMistake(f"--results-dir {results_dir}: no such directory")
+    from .store import ResultStore
+
+    if not ResultStore(results_dir).records()[0]:  # as `table`: nothing to report is an error
+        raise UserMistake(
+            f"--results-dir {results_dir}: no result files there (expected <dataset>/<method>__seed<k>__<key>.json)"
+        )
     out = out or str(Path(results_dir) / "report")
     written = report_module.build(results_dir, out, tuple(tsne) if tsne else None)
     err.print(f"wrote {len(written)} file{'s' if len(written) != 1 else ''}; open {Path(out) / 'index.md'}")
@@ -359,24 +442,40 @@ def methods():
     plugins = get_plugins()
     for name in plugins.methods.names():
         cls = plugins.methods.get(name)
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        doc = _summary(cls.__doc__)
         params = ", ".join(f"{k}={v}" for k, v in cls.param_defaults().items())
         click.echo(f"{name}\t{plugins.methods.provider(name)}\t{doc}\n    params: {params}")
 
 
+def _summary(doc: str | None) -> str:
+    """A docstring's first paragraph on one line, without reST markup."""
+    paragraph = (doc or "").strip().split("\n\n", 1)[0]
+    return " ".join(paragraph.split()).replace("``", "")
+
+
 @main.command()
-def datasets():
-    """List the registered datasets, where each looks for data and whether it was found."""
+@click.option(
+    "--data-root", type=click.Path(), default=None, help="Check this path: which datasets find their data there."
+)
+def datasets(data_root):
+    """List the registered datasets, their parameters, where each looks for data and whether it was found."""
     plugins = get_plugins()
     for name in plugins.datasets.names():
         cls = plugins.datasets.get(name)
-        where, found = cls().location()
-        click.echo(f"{name}\t{'found' if found else 'not found'}\t{where}\t[{plugins.datasets.provider(name)}]")
+        where, found = cls(data_root=data_root).location()
+        params = ", ".join(f"{k}={v}" for k, v in cls.param_defaults().items())
+        click.echo(
+            f"{name}\t{'found' if found else 'not found'}\t{where}\t[{plugins.datasets.provider(name)}]"
+            f"\n    params: {params or '(none)'}"
+        )
 
 
 @main.command()
 def plugins():
     """List the loaded plugins and what each provides."""
-    for name, dist, version, methods_, datasets_ in get_plugins().plugin_table():
+    loaded = get_plugins()
+    for name, dist, version, methods_, datasets_ in loaded.plugin_table():
         provides = ", ".join([*(f"method {m}" for m in methods_), *(f"dataset {d}" for d in datasets_)])
         click.echo(f"{name}\t{dist} {version}\t{provides or '(nothing)'}")
+    for name, (dist, version, error) in sorted(loaded.broken.items()):
+        click.echo(f"{name}\t{dist} {version}\tBROKEN, left out: {error}")

@@ -18,12 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from . import params as _params
 from .contracts import Dataset, ImageSet, Method
 from .errors import BenchboxError, ParamError
 from .experiment import RunSettings
 from .plan import checked_dataset, checked_method
+from .selection import Selection
 
 #: The planner hands these only to methods that declare them; so do the checks (``epochs=1`` is
 #: fine for any method).
@@ -169,6 +171,21 @@ def method_checks(cls: type, image_size: int = 32, **params) -> list[Check]:
         for key in cls.param_defaults():
             _refused_while_planning(cls, key, lambda bad: checked_method(cls, {**params, **bad}, image_size))
 
+    def a_selectable_method_scores_the_checkpoint_it_chose():
+        if not getattr(cls, "selectable", False):
+            return  # nothing to choose: --select runs it as last
+        state = fit_and_score()
+        selection = Selection("test", 1, state["test"], "the test split")
+        method = cls(**params).fit(state["train"], selection=selection)
+        assert selection.curve and selection.best_epoch is not None, (
+            f"{cls.name}: fit(selection=...) must call selection.consider(epoch, self) when selection.due(...)"
+        )
+        auroc = roc_auc_score(state["test"].labels, method.score(state["test"]))
+        assert np.isclose(auroc, selection.best_auroc, atol=1e-9), (
+            f"{cls.name}: after fit(selection=...) the chosen epoch's checkpoint must be the one scored "
+            f"(AUROC {auroc:.6f}, chosen {selection.best_auroc:.6f})"
+        )
+
     rules = [
         is_a_method,
         declares_seed,
@@ -180,6 +197,7 @@ def method_checks(cls: type, image_size: int = 32, **params) -> list[Check]:
         score_does_not_depend_on_the_batch,
         same_seed_same_scores,
         every_bad_parameter_is_refused_while_planning,
+        a_selectable_method_scores_the_checkpoint_it_chose,
     ]
     label = getattr(cls, "name", None) or cls.__name__
     return [Check(f"{label}: {rule.__name__.replace('_', ' ')}", rule) for rule in rules]

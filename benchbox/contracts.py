@@ -112,6 +112,11 @@ class Method(Configurable):
     #: (:mod:`benchbox.stopping`) saves and raises ``Interrupted``. Otherwise a killed cell
     #: starts again from the beginning.
     resumable: ClassVar[bool] = False
+    #: True when ``fit`` takes ``selection=`` (a :class:`benchbox.selection.Selection`): the
+    #: method has epochs, calls ``selection.consider(epoch, self)`` when ``selection.due`` says,
+    #: and ends with the networks it chose (``--select val|test``). Otherwise there is nothing
+    #: to choose: such a method runs as ``--select last``.
+    selectable: ClassVar[bool] = False
 
     def fit(self, train: ImageSet, *, on_epoch: Callable | None = None) -> Method:
         """Learn from ``train`` (normal images only). ``on_epoch(epoch, epochs, losses)``
@@ -173,6 +178,31 @@ class Dataset(Configurable):
 
     def load(self, split: str, image_size: int) -> ImageSet:
         raise NotImplementedError
+
+    def labelled_validation(self) -> str:
+        """Where ``--select val`` finds a labelled validation split (normal and anomalous images,
+        none of them a test image), in words; raise :class:`benchbox.errors.DataError` saying
+        what is missing where there is none. Called while planning. Default: the ``val`` split."""
+        from .errors import DataError
+
+        if "val" not in self.splits():
+            raise DataError(
+                f"dataset {self.name!r} has no labelled validation split (a val split with normal and "
+                f"anomalous images, no test image among them), which --select val chooses on; use "
+                f"--select last, or a dataset that has one"
+            )
+        return "the val split"
+
+    def validation_splits(self, image_size: int) -> tuple[ImageSet, ImageSet]:
+        """(training images, labelled validation images) for ``--select val``: where the
+        validation split is carved out of the training data, the training images are what is
+        left. Default: the ``train`` and ``val`` splits."""
+        return self.load("train", image_size), self.load("val", image_size)
+
+    def validation_fingerprint(self) -> str | None:
+        """What :meth:`fingerprint` misses of the ``--select val`` splits (their images where they
+        are carved from data the fingerprint does not cover); None: nothing."""
+        return None
 
     def location(self) -> tuple[str, bool]:
         """Where the data is looked for (or why nowhere), and whether it was found there."""

@@ -24,7 +24,9 @@ from .errors import DataError, Diverged
 from .metrics import evaluate
 from .plan import Cell
 from .plugins import Plugins
+from .selection import Selection
 from .store import SCHEMA, ResultStore
+from .training import device_description
 
 
 class DataCache:
@@ -43,30 +45,25 @@ class DataCache:
             )
         return self._datasets[key]
 
+    def validation(self, cell: Cell) -> tuple[ImageSet, ImageSet]:
+        """``--select val``'s (training, validation) images."""
+        key = (
+            cell.dataset,
+            json.dumps(cell.dataset_params, sort_keys=True),
+            cell.data_root,
+            "select=val",
+            cell.image_size,
+        )
+        if key not in self._sets:
+            self._sets[key] = self.dataset(cell).validation_splits(cell.image_size)
+        return self._sets[key]
+
     def split(self, cell: Cell, split: str) -> ImageSet | None:
         dataset = self.dataset(cell)
         key = (cell.dataset, json.dumps(cell.dataset_params, sort_keys=True), cell.data_root, split, cell.image_size)
         if key not in self._sets:
             self._sets[key] = dataset.load(split, cell.image_size) if split in dataset.splits() else None
         return self._sets[key]
-
-
-def device_description(device: str) -> str:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return f"cuda ({torch.cuda.get_device_name(0)})"
-    return f"cpu ({platform.machine()}, {_cpu_model()}, {torch.get_num_threads()} threads)"
-
-
-def _cpu_model() -> str:
-    """The CPU's model name (platform.processor() is empty on most Linux systems)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown model"
 
 
 def base_record(cell: Cell, provider) -> dict:
@@ -116,9 +113,12 @@ def execute_cell(
     timings = {}
     try:
         start = time.perf_counter()
+        rule = cell.experiment.dimensions.get("select", "last")
         train = data.split(cell, "train")
         test = data.split(cell, "test")
         val = data.split(cell, "val")
+        if rule == "val":  # the validation split may be carved out of the training data
+            train, val = data.validation(cell)
         timings["load_s"] = time.perf_counter() - start
         if train is None or test is None:
             raise DataError(f"dataset {cell.dataset!r} has no train or test split")
@@ -127,8 +127,18 @@ def execute_cell(
         record["test_set"] = {"n": len(test), "hash": test.file_list_hash(), "classes": test.class_counts()}
         record["split"] = data.dataset(cell).provenance()
         method = plugins.methods.get(cell.method)(**cell.method_params)
-        resume = {"checkpoint": checkpoint} if checkpoint is not None and method.resumable else {}
-        history = []  # per-epoch mean losses, for training curves (a resumed run: since resuming)
+        extra = {"checkpoint": checkpoint} if checkpoint is not None and method.resumable else {}
+        selection = None
+        if rule != "last":
+            if rule == "val" and set(test.ids) & set(val.ids):
+                raise DataError(f"dataset {cell.dataset!r}: its validation split holds test images")
+            every = cell.experiment.dimensions.get("select_every", 1)
+            if rule == "val":
+                selection = Selection(rule, every, val, data.dataset(cell).labelled_validation())
+            else:
+                selection = Selection(rule, every, test, "the test split")
+            extra["selection"] = selection
+        history = []  # per-epoch mean losses, for training curves
 
         def epoch_done(epoch, epochs, losses):
             history.append({"epoch": epoch, **{k: float(v) for k, v in losses.items()}})
@@ -136,9 +146,20 @@ def execute_cell(
                 on_epoch(epoch, epochs, losses)
 
         start = time.perf_counter()
-        method.fit(train, on_epoch=epoch_done, **resume)
+        method.fit(train, on_epoch=epoch_done, **extra)
         timings["fit_s"] = time.perf_counter() - start
-        record["history"] = history
+        # A method that keeps its history across a resume (TorchMethod) has the whole of it.
+        record["history"] = [
+            {k: float(v) if k != "epoch" else int(v) for k, v in h.items()}
+            for h in getattr(method, "history_", history)
+        ]
+        if getattr(method, "parts_", None):
+            record["parts"] = method.parts_  # where each part of a resumed training ran
+        if selection is not None:
+            record["selection"] = selection.summary()
+            timings["select_s"] = selection.seconds
+            if rule == "val":
+                record["selection"]["train_n"] = len(train)
         record["method_provenance"] = method.provenance()
         start = time.perf_counter()
         scores = _checked_scores(method, test)

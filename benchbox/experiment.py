@@ -33,10 +33,29 @@ class Dimension:
     name: str
     default: Any
     help: str = ""
+    choices: tuple = ()  # allowed values, where they are a few names
 
 
-#: The protocol dimensions every experiment has (empty until an option adds one).
-DIMENSIONS: tuple[Dimension, ...] = ()
+#: How the checkpoint that is scored was chosen: the rule, and what every table and report says
+#: of a number made under it. Only ``last`` is one-class; a number under ``test`` is an oracle's.
+SELECTION_RULES = {
+    "last": "last epoch",
+    "val": "selected on a labelled validation split (anomalies seen)",
+    "test": "selected on the test labels (oracle: optimistic, not a result)",
+}
+
+#: The protocol dimensions every experiment has.
+DIMENSIONS: tuple[Dimension, ...] = (
+    Dimension(
+        "select",
+        "last",
+        "Which checkpoint is scored: last (the last epoch), val (the best validation AUROC on a "
+        "labelled validation split), test (the best test AUROC: an oracle, to reproduce numbers "
+        "published that way). A trained method's checkpoints only.",
+        choices=tuple(SELECTION_RULES),
+    ),
+    Dimension("select_every", 1, "With --select val|test: score the selection split every N epochs (and the last)."),
+)
 
 
 def _dimension(name: str) -> Dimension:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from . import experiment as _experiment
 from .contracts import Dataset, Method
 from .errors import DataError, ParamError
-from .experiment import EXECUTION_PARAMS, Experiment, RunSettings
+from .experiment import EXECUTION_PARAMS, SELECTION_RULES, Experiment, RunSettings
 from .params import label as make_label
 from .params import parse_entry
 from .plugins import Plugins
@@ -65,6 +66,28 @@ def run_settings(given: dict) -> RunSettings:
         raise ParamError(f"unknown run setting in {sorted(given)}; known: {known}") from None
 
 
+def checked_dimensions(given: dict | None) -> dict:
+    """The protocol dimensions, every one given or at its default, their values checked."""
+    known = {d.name: d.default for d in _experiment.DIMENSIONS}
+    unknown = sorted(set(given or {}) - set(known))
+    if unknown:
+        raise ParamError(f"unknown experiment dimension(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    values = {**known, **{k: v for k, v in (given or {}).items() if v is not None}}
+    rule, every = values.get("select", "last"), values.get("select_every", 1)
+    if rule not in SELECTION_RULES:
+        raise ParamError(f"--select: expected one of {', '.join(SELECTION_RULES)}, got {rule!r}")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ParamError(f"--select-every must be a positive integer, got {every!r}")
+    if rule == "last" and every != 1:
+        raise ParamError("--select-every applies to --select val or test; the last epoch is not chosen")
+    return values
+
+
+def selectable(cls: type[Method]) -> bool:
+    """Whether a method has checkpoints to choose among (``--select val|test``)."""
+    return bool(getattr(cls, "selectable", False))
+
+
 def plan(
     plugins: Plugins,
     method_entries: list[str],
@@ -82,6 +105,7 @@ def plan(
     ``settings``: :class:`RunSettings` (``epochs=``, ``device=``, ...); ``dimensions``: values of
     :data:`benchbox.experiment.DIMENSIONS`."""
     settings = run_settings(settings)
+    dimensions = checked_dimensions(dimensions)
     if not seeds:
         raise ParamError("--seeds: give at least one seed")
     for option, value in (
@@ -111,6 +135,10 @@ def plan(
             plugins.make_dataset(dataset_name, by_target.get(dataset_name, {}), data_root, cache_dir)
         )
         fingerprint = dataset.fingerprint()
+        if dimensions.get("select") == "val":
+            dataset.labelled_validation()  # raises, saying what is missing, where there is none
+            extra = dataset.validation_fingerprint()
+            with_val = fingerprint if extra is None else f"{fingerprint}+val:{extra}"
         size = image_size or dataset.default_image_size or DEFAULT_IMAGE_SIZE
         run_values = {
             **settings.given(),
@@ -123,6 +151,11 @@ def plan(
             given = {k: v for k, v in run_values.items() if k in declared and v is not None}
             given.update(by_target.get(name, {}))
             given.update(inline)
+            # A method without epochs has no checkpoint to choose: it runs as --select last.
+            chosen = dimensions
+            if not selectable(cls) and "select" in dimensions:
+                chosen = {**dimensions, "select": "last", "select_every": 1}
+            data = with_val if chosen.get("select") == "val" else fingerprint
             for seed in seeds:
                 params = checked_method(cls, {**given, "seed": seed}, size).get_params()
                 experiment = Experiment(
@@ -134,8 +167,8 @@ def plan(
                     image_size=size,
                     seed=seed,
                     method_revision=cls.revision,
-                    data=fingerprint,
-                    dimensions=dict(dimensions or {}),
+                    data=data,
+                    dimensions=chosen,
                 )
                 cells.append(Cell(experiment, params, tuple(seeds), data_root, cache_dir))
     labels = {}

@@ -31,8 +31,9 @@ class Provider:
 class Registry:
     """Name -> class, refusing a second class under a name already taken."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, owner: Plugins | None = None):
         self.kind = kind
+        self.owner = owner  # for the broken plugins an unknown name may belong to
         self._items: dict[str, tuple[type, Provider]] = {}
 
     def add(self, cls: type, provider: Provider) -> None:
@@ -46,7 +47,12 @@ class Registry:
 
     def get(self, name: str) -> type:
         if name not in self._items:
-            raise UnknownName(f"unknown {self.kind} {name!r}; known {self.kind}s: {', '.join(self.names())}")
+            broken = self.owner.broken if self.owner is not None else {}
+            hint = "".join(
+                f"; plugin {plugin} ({dist} {version}), which may provide it, failed to load: {error}"
+                for plugin, (dist, version, error) in sorted(broken.items())
+            )
+            raise UnknownName(f"unknown {self.kind} {name!r}; known {self.kind}s: {', '.join(self.names())}{hint}")
         return self._items[name][0]
 
     def provider(self, name: str) -> Provider:
@@ -78,17 +84,43 @@ class Plugins:
             module = importlib.import_module(module_name)
             self.pm.register(module, name=module_name)
             self._dists[module_name] = ("benchbox-ad", _version("benchbox-ad"))
+        #: Installed plugins that failed to load: name -> (distribution, version, error). Each is
+        #: left out, so that one broken plugin does not break every command.
+        self.broken: dict[str, tuple[str, str, str]] = {}
+        self._check_hooks()
         # Entry points can be switched off (BENCHBOX_NO_ENTRY_POINTS=1) to isolate a run.
         if load_entry_points and not os.environ.get("BENCHBOX_NO_ENTRY_POINTS"):
-            self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-            for plugin, dist in self.pm.list_plugin_distinfo():
-                name = self.pm.get_name(plugin)
-                self._dists[name] = (dist.metadata["name"], dist.version)
-        self._check_hooks()
+            self._load_entry_points()
         self._by_hand: dict[str, str] = {}  # plugin name -> module name, registered by hand
         self._methods: Registry | None = None
         self._datasets: Registry | None = None
         self._grids: dict | None = None
+
+    def _load_entry_points(self) -> None:
+        for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if self.pm.get_plugin(entry.name) is not None or self.pm.is_blocked(entry.name):
+                continue
+            dist = (entry.dist.metadata["name"], entry.dist.version) if entry.dist else ("unknown", "unknown")
+            try:
+                plugin = entry.load()
+                self.pm.register(plugin, name=entry.name)
+            except Exception as error:  # a missing import, a syntax error...
+                self.broken[entry.name] = (*dist, f"{type(error).__name__}: {error}")
+                continue
+            try:
+                self._check_hooks()
+            except BenchboxError as error:  # a misspelled hook
+                self.pm.unregister(name=entry.name)
+                self.broken[entry.name] = (*dist, str(error))
+                continue
+            self._dists[entry.name] = dist
+
+    def broken_lines(self) -> list[str]:
+        """One line per plugin that failed to load."""
+        return [
+            f"plugin {name} ({dist} {version}) failed to load and is left out: {error}"
+            for name, (dist, version, error) in sorted(self.broken.items())
+        ]
 
     def register(self, plugin, name: str, distribution: str = "(in-process)", version: str = "") -> None:
         """Register a plugin object by hand (tests, notebooks). A plugin module is also
@@ -125,11 +157,24 @@ class Plugins:
         self._methods = self._datasets = self._grids = None
 
     def _build(self, hook, kind: str) -> Registry:
-        registry = Registry(kind)
+        registry = Registry(kind, self)
         for impl in hook.get_hookimpls():
             dist, version = self._dists.get(impl.plugin_name, ("unknown", "unknown"))
             provider = Provider(impl.plugin_name, dist, version)
-            impl.function(register=lambda cls, p=provider: registry.add(cls, p))
+            if impl.plugin_name in self.broken:
+                continue
+            classes = []
+            try:
+                impl.function(register=classes.append)
+            except Exception as error:
+                installed = impl.plugin_name not in BUILTIN_PLUGINS and impl.plugin_name not in self._by_hand
+                if not installed:
+                    raise
+                # An installed plugin whose hook fails is left out, as one that does not import.
+                self.broken[impl.plugin_name] = (dist, version, f"{type(error).__name__}: {error}")
+                continue
+            for cls in classes:
+                registry.add(cls, provider)
         return registry
 
     @property
@@ -161,7 +206,7 @@ class Plugins:
         """(plugin, distribution, version, methods, datasets) per plugin."""
         rows = []
         for name in sorted(self._dists):
-            if self.pm.get_plugin(name) is None:
+            if self.pm.get_plugin(name) is None or name in self.broken:
                 continue
             dist, version = self._dists[name]
             methods = [m for m in self.methods.names() if self.methods.provider(m).plugin == name]

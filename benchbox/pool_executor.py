@@ -30,9 +30,37 @@ def default_threads(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
-def _work(cell, results_root: str, force: bool, checkpoint_every, threads: int, progress, by_hand) -> None:
+def stop_when_parent_dies(parent: int, poll_s: float = 1.0) -> None:
+    """A worker whose driver died (``kill -9``) stops as on Ctrl-C — it saves its training state
+    and exits — instead of training on, orphaned, and holding its cell's lock. Linux tells it at
+    once (``PR_SET_PDEATHSIG``); elsewhere a thread notices within ``poll_s``."""
+    import signal
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name="benchbox-parent-watch").start()
+    if os.getppid() != parent:  # died before the watch began
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _work(cell, results_root: str, force: bool, checkpoint_every, threads: int, progress, by_hand, parent) -> None:
     """Runs in the worker: one cell, then exit (the exit code says how it ended)."""
     from .execute import run_in_worker
+
+    stop_when_parent_dies(parent)
 
     try:
         record = run_in_worker(
@@ -72,7 +100,8 @@ class PoolExecutor:
                     while waiting and len(running) < self.jobs:
                         cell = waiting.pop(0)
                         worker = context.Process(
-                            target=_work, args=(cell, root, force, checkpoint_every, self.threads, progress, by_hand)
+                            target=_work,
+                            args=(cell, root, force, checkpoint_every, self.threads, progress, by_hand, os.getpid()),
                         )
                         worker.start()
                         running[worker] = cell

@@ -43,6 +43,9 @@ class RichProgress(NullProgress):
 
     def epoch(self, cell, epoch, epochs, losses):
         info = " ".join(f"{k}={v:.4g}" for k, v in list(losses.items())[:4])
+        asked = cell.method_params.get("epochs")
+        if asked and epochs != asked:  # f-AnoGAN: its WGAN phase's passes count too
+            info = f"({epochs} passes in all for {asked} epochs: the method's phases, see its README) {info}"
         self.bar.update(self.run_tasks[cell.key], completed=epoch, total=epochs, info=info)
 
     def end_cell(self, cell, record):

@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from . import grids as grids_module
-from .experiment import method_of
+from .experiment import SELECTION_RULES, method_of
 from .params import label as make_label
 from .params import parse_entry
 from .significance import against_chance, paired_bootstrap
 from .store import ResultStore, atomic_write_text, slug
-from .tables import experiment_labels, frame, mixed_warnings, render, row_order
+from .tables import by_rule, experiment_labels, frame, mixed_warnings, render, row_order
 
 FPR_GRID = np.linspace(0.0, 1.0, 201)
 
@@ -52,6 +52,14 @@ def _order(labels) -> list[str]:
     return sorted(labels, key=lambda label: (rank.get(method_of(label), len(rank)), label))
 
 
+def _with_std(mean: float, std: float) -> str:
+    """Mean and std to the std's second significant digit (28 ± 22, 0.217 ± 0.023)."""
+    if not (np.isfinite(std) and std > 0):
+        return f"{mean:.4g} ± 0"
+    digits = max(0, 1 - int(np.floor(np.log10(std))))
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
 def per_class_table(records: list[dict]) -> str:
     """Table VI: mean ± std of the anomaly score per class (images pooled over seeds)."""
     rows, classes = {}, {}
@@ -64,7 +72,7 @@ def per_class_table(records: list[dict]) -> str:
     table = pd.DataFrame(index=pd.Index(_order(rows), name="Method"))
     for cls in ordered:
         table[cls] = [
-            f"{np.mean(rows[m][cls]):.4g} ± {np.std(rows[m][cls], ddof=1):.2g}" if len(rows[m][cls]) > 1 else "–"
+            _with_std(np.mean(rows[m][cls]), np.std(rows[m][cls], ddof=1)) if len(rows[m][cls]) > 1 else "–"
             for m in table.index
         ]
     return table.to_markdown(disable_numparse=True)
@@ -168,7 +176,7 @@ def reconstruction_figure(label: str, artifacts: dict, classes: list[str], base:
     bar = fig.colorbar(shown, ax=list(axes[2]), fraction=0.05, pad=0.02)
     bar.set_label("|input − recon.| (0–255)", fontsize=5)
     bar.ax.tick_params(labelsize=5)
-    fig.suptitle(label, fontsize=8)
+    fig.suptitle(label, fontsize=8, y=1.04)  # above the class names of the first row
     return _save(fig, base)
 
 
@@ -273,6 +281,97 @@ def ablation_tables(records: list[dict], plugins=None) -> dict[str, str]:
     return out
 
 
+def _mean_std(values) -> str:
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    if not values:
+        return "–"
+    return f"{np.mean(values):.4f}" + (f" ± {np.std(values, ddof=1):.4f}" if len(values) > 1 else "")
+
+
+def selection_table(records: list[dict], rule: str) -> str:
+    """Per method: the epochs the rule chose, the selection split's AUROC there and at the last
+    epoch, and the test AUROC of the chosen checkpoint (the number in Table I)."""
+    where = "test" if rule == "test" else "validation"
+    rows, sources = [], set()
+    by_label = defaultdict(list)
+    for r in records:
+        if r.get("selection"):
+            by_label[r["label"]].append(r)
+    for label in _order(by_label):
+        runs = sorted(by_label[label], key=lambda r: r["seed"])
+        chosen = [r["selection"]["chosen_auroc"] for r in runs]
+        last = [r["selection"]["curve"][-1]["auroc"] if r["selection"]["curve"] else None for r in runs]
+        first = runs[0]["selection"]
+        if first.get("split"):
+            sources.add(first["split"])
+        rows.append(
+            {
+                "Method": label,
+                "seeds": len(runs),
+                f"{where} split (normal / anomalous)": f"{first['n_normal']} / {first['n_anomalous']}",
+                **({"trained on (images)": str(first["train_n"])} if "train_n" in first else {}),
+                "every": first["every"],
+                "chosen epoch, per seed": ", ".join(str(r["selection"]["chosen_epoch"]) for r in runs)
+                + f" of {runs[0]['selection']['curve'][-1]['epoch'] if first['curve'] else '–'}",
+                f"{where} AUROC, chosen": _mean_std(chosen),
+                f"{where} AUROC, last epoch": _mean_std(last),
+                "chosen − last": _mean_std([c - x for c, x in zip(chosen, last) if c is not None and x is not None]),
+                "test AUROC of the chosen checkpoint": _mean_std([r["metrics"]["auroc"] for r in runs]),
+            }
+        )
+    source = f"Selection split: {'; '.join(sorted(sources))}.\n\n" if sources else ""
+    return source + pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
+
+
+def selection_figure(records: list[dict], rule: str, dataset: str, base: Path) -> list[Path]:
+    """The selection split's AUROC at each evaluation, mean over seeds per method (± std)."""
+    plt = _matplotlib()
+    fig, ax = plt.subplots(figsize=(3.6, 3.0))
+    by_label = defaultdict(list)
+    for r in records:
+        if r.get("selection") and r["selection"]["curve"]:
+            by_label[r["label"]].append(r)
+    for label in _order(by_label):
+        curves = [[(p["epoch"], p["auroc"]) for p in r["selection"]["curve"]] for r in by_label[label]]
+        epochs = sorted({e for c in curves for e, _ in c})
+        values = np.array([[dict(c).get(e, np.nan) for e in epochs] for c in curves], dtype=float)
+        mean = np.nanmean(values, axis=0)
+        (line,) = ax.plot(epochs, mean, lw=1.1, marker=".", ms=3, label=label)
+        if len(curves) > 1:
+            std = np.nanstd(values, axis=0, ddof=1)
+            ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.12, lw=0)
+    where = "test" if rule == "test" else "validation"
+    ax.set(xlabel="epoch", ylabel=f"{where} AUROC", title=f"{dataset}: {where} AUROC per evaluation (mean ± std)")
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), frameon=False)
+    return _save(fig, base)
+
+
+def _selection_section(ds, rule, dataset, base, write, written) -> list[str]:
+    table = selection_table(ds, rule)
+    write(f"{base.name}.md", table + "\n")
+    paths = selection_figure(ds, rule, dataset, base)
+    written += paths
+    warning = (
+        "**Every number in this section was chosen on the test labels**: an oracle, optimistic by "
+        "construction; it reproduces numbers published that way and shows how much the rule adds. "
+        "It is never averaged, ranked or tested against the last-epoch or validation-selected rows."
+        if rule == "test"
+        else "The checkpoint was chosen on a labelled validation split that holds anomalies (no test "
+        "image, no test patient): the result is no longer purely one-class. Where that split is carved "
+        "out of the training data, the method trained on the remaining normals."
+    )
+    return [
+        "### How the checkpoint was chosen",
+        "",
+        warning,
+        "",
+        table,
+        "",
+        f"![{rule} AUROC per evaluation]({paths[0].name})",
+        "",
+    ]
+
+
 def _alt(text: str) -> str:
     """Image alt text without brackets (they would end the markdown link)."""
     return text.replace("[", "(").replace("]", ")")
@@ -342,98 +441,105 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None, plugins=None) -
             *[f"- {m}" for m in mixed],
             "",
         ]
-    ok = [r for r in records if r["status"] == "ok"]
     for dataset in sorted({r["dataset"] for r in records}):
-        name = slug(dataset)
-        all_ds = [r for r in records if r["dataset"] == dataset]
-        ds = [r for r in ok if r["dataset"] == dataset]
-        index += [f"## {dataset}", ""]
-        if not ds:
-            index += ["No finished runs.", ""]
-            continue
-        index += [_describe(ds), ""]
-        table1 = render(all_ds)
-        write(f"{name}-table1.md", table1)
-        write(f"{name}-table1.csv", render(all_ds, "csv"))
-        write(f"{name}-table1.tex", render(all_ds, "latex"))
-        write(f"{name}-table2.md", render(all_ds, "std"))
-        index += [
-            "### Table I (mean ± std over seeds)",
-            "",
-            table1,
-            f"CSV: [{name}-table1.csv]({name}-table1.csv), LaTeX: [{name}-table1.tex]({name}-table1.tex), "
-            f"Table II (std only): [{name}-table2.md]({name}-table2.md)",
-            "",
-        ]
-        if frame(all_ds).groupby("method").size().max() < 2:
-            index += ["Only one seed per method: no standard deviations.", ""]
-        roc = roc_figure(ds, dataset, out / f"{name}-roc")
-        written += roc
-        index += ["### ROC curves (Fig. 4)", "", f"![ROC curves on {dataset}]({roc[0].name})", ""]
-        table6 = per_class_table(ds)
-        write(f"{name}-table6.md", table6 + "\n")
-        index += ["### Anomaly score per class (Table VI; mean ± std over test images, seeds pooled)", "", table6, ""]
-        subgroup = _subgroup_of(plugins, dataset)
-        per_group = auroc_per_group_table(ds, subgroup)
-        if per_group is not None:
-            write(f"{name}-auroc-per-group.md", per_group + "\n")
-            index += [
-                "### AUROC per abnormal group (the normal test images against each abnormal class "
-                "alone, or each finer group the dataset names; mean ± std over seeds)",
-                "",
-                per_group,
-                "",
-            ]
-        per_normal_group = auroc_per_group_table(ds, subgroup, side="normal")
-        if per_normal_group is not None:
-            write(f"{name}-auroc-per-normal-group.md", per_normal_group + "\n")
-            index += [
-                "### AUROC per normal group (each group of normal test images the dataset names "
-                "against all abnormal test images; mean ± std over seeds)",
-                "",
-                per_normal_group,
-                "",
-            ]
-        best, sig = significance_table(ds)
-        write(f"{name}-significance.md", sig + "\n")
-        index += [
-            f"### Is the difference real? (paired bootstrap of AUROC against chance and against the best, {best})",
-            "",
-            "Two-level paired bootstrap (2,000 replicates; Davison & Hinkley 1997, §3.8): each "
-            "replicate resamples the test images once, the same resample for both methods and every "
-            "seed, and resamples the seeds both have; ΔAUROC is the mean over the resampled seeds. "
-            "The interval covers test-image and training-run (seed) variation; two-sided p-value. "
-            "AUC − 0.5: the same bootstrap against a constant score (chance), over all of a method's "
-            "seeds; an interval that holds 0 means the method is not shown to beat chance.",
-            "",
-            sig,
-            "",
-        ]
-        for table_name, text in ablation_tables(ds, plugins).items():
-            write(f"{name}-{table_name}.md", text)
-            index += [f"### Ablation, {table_name.replace('table', 'Table ')}", "", text, ""]
-        index += ["### Reconstructions (Figs. 5/6)", ""]
-        missing = []
-        for label in _order({r["label"] for r in ds}):
-            first = min((r for r in ds if r["label"] == label), key=lambda r: r["seed"])
-            artifacts = store.read_artifacts(first["_path"])
-            if not artifacts or "reconstructions" not in artifacts:
-                missing.append(label)
+        for rule, all_ds in by_rule([r for r in records if r["dataset"] == dataset]).items():
+            # One section per checkpoint rule: never averaged, ranked or tested across rules.
+            name = slug(dataset) + ("" if rule == "last" else f"-select-{rule}")
+            ds = [r for r in all_ds if r["status"] == "ok"]
+            index += [f"## {dataset}" + ("" if rule == "last" else f": checkpoint {SELECTION_RULES[rule]}"), ""]
+            if not ds:
+                index += ["No finished runs.", ""]
                 continue
-            classes = [first["scores"]["classes"][i] for i in artifacts["recon_index"]]
-            paths = reconstruction_figure(
-                f"{label}, seed {first['seed']}", artifacts, classes, out / f"{name}-recon-{slug(label)}"
-            )
-            written += paths
-            index += [f"![{_alt(label)} reconstructions]({paths[0].name})", ""]
-        if missing:
+            index += [_describe(ds), ""]
+            if rule != "last":
+                index += _selection_section(ds, rule, dataset, out / f"{name}-selection", write, written)
+            table1 = render(all_ds)
+            write(f"{name}-table1.md", table1)
+            write(f"{name}-table1.csv", render(all_ds, "csv"))
+            write(f"{name}-table1.tex", render(all_ds, "latex"))
+            write(f"{name}-table2.md", render(all_ds, "std"))
             index += [
-                f"No reconstructions for: {', '.join(missing)} (the method does not reconstruct, "
-                "or its runs saved none).",
+                "### Table I (mean ± std over seeds)",
+                "",
+                table1,
+                f"CSV: [{name}-table1.csv]({name}-table1.csv), LaTeX: [{name}-table1.tex]({name}-table1.tex), "
+                f"Table II (std only): [{name}-table2.md]({name}-table2.md)",
                 "",
             ]
-        if tsne:
-            index += _tsne_section(store, ds, tsne, out / f"{name}-tsne", written)
+            if frame(all_ds).groupby("method").size().max() < 2:
+                index += ["Only one seed per method: no standard deviations.", ""]
+            roc = roc_figure(ds, dataset, out / f"{name}-roc")
+            written += roc
+            index += ["### ROC curves (Fig. 4)", "", f"![ROC curves on {dataset}]({roc[0].name})", ""]
+            table6 = per_class_table(ds)
+            write(f"{name}-table6.md", table6 + "\n")
+            index += [
+                "### Anomaly score per class (Table VI; mean ± std over test images, seeds pooled)",
+                "",
+                table6,
+                "",
+            ]
+            subgroup = _subgroup_of(plugins, dataset)
+            per_group = auroc_per_group_table(ds, subgroup)
+            if per_group is not None:
+                write(f"{name}-auroc-per-group.md", per_group + "\n")
+                index += [
+                    "### AUROC per abnormal group (the normal test images against each abnormal class "
+                    "alone, or each finer group the dataset names; mean ± std over seeds)",
+                    "",
+                    per_group,
+                    "",
+                ]
+            per_normal_group = auroc_per_group_table(ds, subgroup, side="normal")
+            if per_normal_group is not None:
+                write(f"{name}-auroc-per-normal-group.md", per_normal_group + "\n")
+                index += [
+                    "### AUROC per normal group (each group of normal test images the dataset names "
+                    "against all abnormal test images; mean ± std over seeds)",
+                    "",
+                    per_normal_group,
+                    "",
+                ]
+            best, sig = significance_table(ds)
+            write(f"{name}-significance.md", sig + "\n")
+            index += [
+                f"### Is the difference real? (paired bootstrap of AUROC against chance and against the best, {best})",
+                "",
+                "Two-level paired bootstrap (2,000 replicates; Davison & Hinkley 1997, §3.8): each "
+                "replicate resamples the test images once, the same resample for both methods and every "
+                "seed, and resamples the seeds both have; ΔAUROC is the mean over the resampled seeds. "
+                "The interval covers test-image and training-run (seed) variation; two-sided p-value. "
+                "AUC − 0.5: the same bootstrap against a constant score (chance), over all of a method's "
+                "seeds; an interval that holds 0 means the method is not shown to beat chance.",
+                "",
+                sig,
+                "",
+            ]
+            for table_name, text in ablation_tables(ds, plugins).items():
+                write(f"{name}-{table_name}.md", text)
+                index += [f"### Ablation, {table_name.replace('table', 'Table ')}", "", text, ""]
+            index += ["### Reconstructions (Figs. 5/6)", ""]
+            missing = []
+            for label in _order({r["label"] for r in ds}):
+                first = min((r for r in ds if r["label"] == label), key=lambda r: r["seed"])
+                artifacts = store.read_artifacts(first["_path"])
+                if not artifacts or "reconstructions" not in artifacts:
+                    missing.append(label)
+                    continue
+                classes = [first["scores"]["classes"][i] for i in artifacts["recon_index"]]
+                paths = reconstruction_figure(
+                    f"{label}, seed {first['seed']}", artifacts, classes, out / f"{name}-recon-{slug(label)}"
+                )
+                written += paths
+                index += [f"![{_alt(label)} reconstructions]({paths[0].name})", ""]
+            if missing:
+                index += [
+                    f"No reconstructions for: {', '.join(missing)} (the method does not reconstruct, "
+                    "or its runs saved none).",
+                    "",
+                ]
+            if tsne:
+                index += _tsne_section(store, ds, tsne, out / f"{name}-tsne", written)
     if not records:
         index += ["No results found.", ""]
     write("index.md", "\n".join(index).rstrip() + "\n")

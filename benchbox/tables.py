@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from .experiment import Experiment
+from .experiment import SELECTION_RULES, Experiment
 from .metrics import PROTOCOLS, sensitivity_at_specificity
 
 METRICS = ("auroc", "f1", "acc", "sen", "spe", "auprc", "bacc", "sen95")
@@ -49,15 +49,16 @@ def experiment_labels(records: list[dict]) -> list[str]:
     for indices in groups.values():
         # The experiment, and the test set it was measured on: a guard against a dataset whose
         # fingerprint misses a change (one that declares its parameters define its data).
+        # (A run that ended before loading its test set, or is held by another, has no hash.)
         configs = [
             {
                 **Experiment.from_record(records[i]).group(),
-                "test set": str((records[i].get("test_set") or {}).get("hash", ""))[:12],
+                **({"test set": records[i]["test_set"]["hash"][:12]} if records[i].get("test_set") else {}),
             }
             for i in indices
         ]
         keys = sorted({k for c in configs for k in c})
-        differing = [k for k in keys if len({c.get(k) for c in configs}) > 1]
+        differing = [k for k in keys if len({c.get(k) for c in configs if k != "test set" or k in c}) > 1]
         if not differing:
             continue
         for i, config in zip(indices, configs):
@@ -118,6 +119,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         n=("status", lambda s: int((s == "ok").sum())),
         n_failed=("status", lambda s: int((s == "failed").sum())),
         n_diverged=("status", lambda s: int((s == "diverged").sum())),
+        n_held=("status", lambda s: int((s == "held").sum())),
         requested=("requested", "max"),
         base=("base", "first"),
     )
@@ -139,7 +141,15 @@ def _n_cell(row) -> str:
     text = f"{row.n}"
     if row.n < row.requested:
         text += f"/{row.requested}"
-    problems = [f"{count} {what}" for count, what in ((row.n_failed, "failed"), (row.n_diverged, "diverged")) if count]
+    problems = [
+        f"{count} {what}"
+        for count, what in (
+            (row.n_failed, "failed"),
+            (row.n_diverged, "diverged"),
+            (row.n_held, "held by another running benchbox"),
+        )
+        if count
+    ]
     return text + (f" ({', '.join(problems)})" if problems else "")
 
 
@@ -171,23 +181,69 @@ def footnote(protocol: str) -> str:
     )
 
 
+def selection_rule(record: dict) -> str:
+    """How the record's checkpoint was chosen (``--select``)."""
+    return (record.get("experiment") or {}).get("dimensions", {}).get("select", "last")
+
+
+def by_rule(records: list[dict]) -> dict[str, list[dict]]:
+    """The records of each checkpoint rule, in the order of :data:`SELECTION_RULES`: numbers of
+    different rules are never averaged, ranked or tested against each other."""
+    parts = {rule: [r for r in records if selection_rule(r) == rule] for rule in SELECTION_RULES}
+    return {rule: part for rule, part in parts.items() if part}
+
+
+def rule_heading(rule: str) -> str:
+    return f"Checkpoint {SELECTION_RULES[rule]}" if rule != "last" else "Checkpoint: the last epoch"
+
+
 def render(
     records: list[dict], fmt: str = "markdown", protocol: str = "test_best_f1", rows: dict[str, str] | None = None
 ) -> str:
     """``rows``: row label -> name to show, in the order to show them (an ablation table's
-    rows as the paper names them); rows not in it are left out."""
+    rows as the paper names them); rows not in it are left out. Records of several checkpoint
+    rules give one table per rule, each headed by its rule (CSV: a ``checkpoint`` column)."""
+    parts = by_rule(records)
+    if fmt == "csv":
+        frames = [_render_one(part, fmt, protocol, rows, rule) for rule, part in parts.items()]
+        frames = [f for f in frames if f is not None]
+        if not frames:
+            return "no results\n"
+        return pd.concat(frames).to_csv(index=False, float_format="%.6g")
+    if list(parts) in ([], ["last"]):
+        return _render_one(records, fmt, protocol, rows, "last")
+    texts = []
+    for rule, part in parts.items():
+        text = _render_one(part, fmt, protocol, rows, rule)
+        if fmt == "latex":
+            texts.append(f"% {rule_heading(rule)}\n" + text.replace(r"\midrule", _latex_rule_row(text, rule), 1))
+        else:
+            texts.append(f"**{rule_heading(rule)}**\n\n{text}")
+    return "\n".join(texts)
+
+
+def _latex_rule_row(text: str, rule: str) -> str:
+    columns = text.split("\n", 1)[0].count("r") + 1  # the tabular's column spec: l then r per column
+    return (
+        r"\midrule" + "\n" + rf"\multicolumn{{{columns}}}{{l}}{{\emph{{{rule_heading(rule)}}}}} \\" + "\n" + r"\midrule"
+    )
+
+
+def _render_one(records, fmt, protocol, rows, rule):
     agg = aggregate(frame(records, protocol))
     if rows is not None and not agg.empty:
         agg = agg[agg.method.isin(rows)].copy()
         agg["_order"] = agg.method.map(list(rows).index)
         agg = agg.sort_values(["dataset", "_order"]).drop(columns="_order").reset_index(drop=True)
         agg["method"] = agg.method.map(rows)
+    if fmt == "csv":
+        if agg.empty:
+            return None
+        cols = ["dataset", "method", "checkpoint", "n", "n_failed", "n_diverged", "n_held", "requested"]
+        cols += [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+        return agg.assign(checkpoint=SELECTION_RULES[rule])[cols]
     if agg.empty:
         return "no results\n"
-    if fmt == "csv":
-        cols = ["dataset", "method", "n", "n_failed", "n_diverged", "requested"]
-        cols += [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
-        return agg[cols].to_csv(index=False, float_format="%.6g")
     if fmt == "std":
         return (
             wide(agg, std_only=True).to_markdown(disable_numparse=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 import random
 import re
 import time
@@ -23,6 +24,7 @@ from . import stopping
 from .checkpoints import Checkpointing, restore_rng_states, rng_states
 from .contracts import ImageSet, Method
 from .errors import Diverged, ParamError
+from .selection import Selection
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -39,6 +41,27 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise ParamError(f"unknown device {name!r}; use cpu, cuda or auto") from None
+
+
+def device_description(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    # The capability level selects torch's CPU kernels (AVX2, AVX512...): two CPUs of one model
+    # name can differ in it, and so in the last digits of every deep method's scores.
+    capability = torch.backends.cpu.get_cpu_capability()
+    return f"cpu ({platform.machine()}, {_cpu_model()}, {torch.get_num_threads()} threads, {capability})"
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (platform.processor() is empty on most Linux systems)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown model"
 
 
 #: Set by :func:`use_deterministic_algorithms`; worker processes (`--jobs`, a local Ray
@@ -159,14 +182,29 @@ class TorchMethod(Method):
             self.compile_networks()
         self.phase_ = self.phases()[0]
 
-    def fit(self, train: ImageSet, *, on_epoch=None, checkpoint: Checkpointing | None = None):
+    def fit(
+        self,
+        train: ImageSet,
+        *,
+        on_epoch=None,
+        checkpoint: Checkpointing | None = None,
+        selection: Selection | None = None,
+    ):
         """Train; with ``checkpoint``, resume from its saved state if there is one of these
         parameters, save on its cadence, and on a stop request save and raise
-        :class:`~benchbox.stopping.Interrupted`."""
+        :class:`~benchbox.stopping.Interrupted`. With ``selection``, end with the networks of
+        the epoch it chose (:mod:`benchbox.selection`)."""
         self.setup(int(train.images.shape[-1]))
         data = train.images.to(self.device_)
         self.order_ = torch.Generator().manual_seed(self.seed)
-        resume = self._load(checkpoint)
+        self.history_: list[dict] = []
+        self.parts_: list[dict] = []
+        resume = self._load(checkpoint, selection)
+        if resume is not None:
+            self.history_, self.parts_ = list(resume["history"]), list(resume["parts"])
+            if selection is not None:
+                selection.restore(resume["selection"])
+        self.parts_.append({"device": device_description(str(self.device_)), "from_epoch": len(self.history_) + 1})
         if checkpoint is not None:
             checkpoint.last_save = time.monotonic()  # a duration cadence counts from here
         phases = self.phases()
@@ -177,14 +215,24 @@ class TorchMethod(Method):
                 if resume is not None and index < resume["phase"]:
                     continue  # finished before the checkpoint: only its set-up is replayed
                 self._run_epochs(
+                    train,
                     data,
                     on_epoch,
                     index,
                     stop,
                     checkpoint,
                     resume if resume is not None and index == resume["phase"] else None,
+                    selection if index == len(phases) - 1 else None,
                 )
+        if selection is not None and selection.best_state is not None:
+            self.nets_.load_state_dict(selection.best_state)
+        self.finish_training(train)
         return self
+
+    def finish_training(self, train: ImageSet) -> None:
+        """After the networks are trained (and before each evaluation of a selection rule):
+        what scoring needs beyond them, e.g. CutPaste's density of the training features.
+        Default: nothing."""
 
     def phases(self) -> list:
         """Training phases run one after another (f-AnoGAN has two)."""
@@ -198,7 +246,7 @@ class TorchMethod(Method):
     def start_phase(self, phase) -> None:
         """Called before each phase: e.g. freeze networks, replace ``self.optimizers_``."""
 
-    def _run_epochs(self, data: torch.Tensor, on_epoch, phase: int, stop, checkpoint, resume) -> None:
+    def _run_epochs(self, train, data: torch.Tensor, on_epoch, phase: int, stop, checkpoint, resume, selection) -> None:
         counts = [self.phase_epochs(p) for p in self.phases()]
         epochs = counts[phase]
         factor = LR_SCHEDULES[self.lr_schedule](epochs)
@@ -221,7 +269,7 @@ class TorchMethod(Method):
                     value = value.float()  # bf16 losses would lose digits when summed
                     sums[key] = sums[key] + value if key in sums else value.clone()
                 if stop.requested:  # SIGINT/SIGTERM: save where we are, then stop
-                    saved = self._save(checkpoint, phase, epoch, batch + 1, perm, sums, schedulers)
+                    saved = self._save(checkpoint, phase, epoch, batch + 1, perm, sums, schedulers, selection)
                     raise stopping.Interrupted(
                         f"{stop.requested}: training state "
                         + (f"saved at epoch {offset + epoch}" if saved else "not saved")
@@ -239,8 +287,12 @@ class TorchMethod(Method):
                 if not math.isfinite(value):
                     raise Diverged(offset + epoch, key)
             perm, sums = None, {}
+            self.history_.append({"epoch": offset + epoch, **losses})
+            if selection is not None and selection.due(epoch, epochs):
+                self.finish_training(train)
+                selection.consider(offset + epoch, self)
             if checkpoint is not None and epoch < epochs and checkpoint.due(epoch):
-                self._save(checkpoint, phase, epoch + 1, 0, None, {}, schedulers)
+                self._save(checkpoint, phase, epoch + 1, 0, None, {}, schedulers, selection)
             if on_epoch is not None:
                 on_epoch(offset + epoch, total, losses)
 
@@ -253,12 +305,14 @@ class TorchMethod(Method):
         return torch.autocast(self.device_.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     # -- checkpoints (the file and the cadence: benchbox/checkpoints.py) ------------------
-    #: Declared: ``fit`` takes ``checkpoint=`` and resumes bit-identically.
+    #: Declared: ``fit`` takes ``checkpoint=`` and resumes bit-identically, and takes
+    #: ``selection=`` (it has epochs to choose among).
     resumable = True
+    selectable = True
     #: Plain attributes (ending in _) that belong to the training state (e.g. step counters).
     state_attributes: tuple[str, ...] = ()
 
-    def _save(self, checkpoint, phase, epoch, batch, perm, sums, schedulers) -> bool:
+    def _save(self, checkpoint, phase, epoch, batch, perm, sums, schedulers, selection) -> bool:
         """Everything needed to continue bit-identically. False: nowhere to save."""
         if checkpoint is None:
             return False
@@ -275,14 +329,22 @@ class TorchMethod(Method):
                 "schedulers": [s.state_dict() for s in schedulers],
                 "attributes": {k: getattr(self, k) for k in self.state_attributes},
                 "rng": rng_states(self.order_, self.device_),
+                # What the cell's result needs of the epochs before a resume.
+                "history": list(getattr(self, "history_", [])),
+                "parts": list(getattr(self, "parts_", [])),
+                "selection": None if selection is None else selection.state(),
             }
         )
         return True
 
-    def _load(self, checkpoint) -> dict | None:
+    def _load(self, checkpoint, selection) -> dict | None:
         state = None if checkpoint is None else checkpoint.load(self.device_)
         if state is None or state.get("params") != self.get_params():
             return None  # nothing saved, or another experiment's state: start afresh
+        if (selection is None) != (state.get("selection") is None) or (
+            selection is not None and not selection.matches(state["selection"])
+        ):
+            return None  # saved under another checkpoint rule
         self.nets_.load_state_dict(state["nets"])
         return state
 

@@ -15,6 +15,11 @@
 #             never by test AUROC;
 #   official  Table I on the official split with the cpu preset, plus the picked variant;
 #   ablations Tables III–V on the official split with the cpu preset;
+#   select    (only when named) Table I's deep methods and CutPaste/AnatPaste (SELECT_METHODS) on
+#             the official split, cpu preset, under --select test and --select val (val needs
+#             train/PNEUMONIA in DATA: the validation split is held-out training patients against
+#             training pneumonia). The paper preset under the test rule (the SALAD paper's likely
+#             rule for its baselines): STAGES=paper PAPER_METHODS=salad,ganomaly EXTRA='--select test';
 #   speed     (only when named) SPEED_METHODS' training steps at 256×256 in SPEED_VARIANTS
 #             (bench.py's variants: channels-last, InstanceNorm as GroupNorm, ...), a
 #             torch.profiler table of SALAD's step, and SALAD's summed throughput with
@@ -38,14 +43,15 @@
 # STAGES=speed SPEED_JOBS= (the default variants: does channels-last pay once InstanceNorm runs
 # as GroupNorm? SALAD's profile spends 23% on layout transposes, benchmarks/RESULTS.md; and
 # bf16 against bf16+sync: what GANomaly's deferred collapse check gains).
-# Then, in its own call: what choosing the epoch on the test set would add at 200 epochs
-# (benchmarks/epoch_selection.py's GPU command; 0.03–0.05 AUROC at the cpu preset).
+# Then, in its own call: what choosing the epoch on the test set adds at 200 epochs (the paper
+# preset under --select test, above; 0.03–0.05 AUROC at the cpu preset).
 set -u
 OUT=${OUT:-gpu-out} DATA=${DATA:-../shared/data/chest_xray} DEVICE=${DEVICE:-cuda}
 BUDGET_S=${BUDGET_S:-560} RUNS=${RUNS:-results/cells} EXTRA=${EXTRA:-}
 STAGES=${STAGES:-paper dev official ablations}  # and `speed`, only when named
 PAPER_SEEDS=${PAPER_SEEDS-0,1,2} PAPER_JOBS=${PAPER_JOBS:-1} JOBS=${JOBS:-5}
 PAPER_METHODS=${PAPER_METHODS:-salad,ganomaly,ssim_ae,ae,vae,fanogan}
+SELECT_METHODS=${SELECT_METHODS:-ae,vae,fanogan,ganomaly,ssim_ae,salad,cutpaste,cutpaste[augment=anatpaste]}
 SPEED_METHODS=${SPEED_METHODS:-salad,ganomaly} SPEED_JOBS=${SPEED_JOBS-1,2,4,8} SPEED_SIZE=${SPEED_SIZE:-256}
 SPEED_VARIANTS=${SPEED_VARIANTS:-bf16,bf16+sync,bf16+cl,bf16+gn,bf16+cl+gn}  # the second slot ran bf16,bf16+heur
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
@@ -85,7 +91,7 @@ has() { [[ " $STAGES " == *" $1 "* ]]; }
 echo "== decode once what the stages need $(date -u +%T)"
 NEEDS=()
 has paper && NEEDS+=(official:256)
-{ has official || has ablations; } && NEEDS+=(official:64)
+{ has official || has ablations || has select; } && NEEDS+=(official:64)
 has dev && NEEDS+=(dev:64)
 python3 - "$DATA" "${NEEDS[@]}" <<'EOF'
 import sys
@@ -130,6 +136,13 @@ benchbox table --results-dir "$RUNS/official-cpu-preset"; }
 has ablations && { echo "== official split: Tables III-V, cpu preset $(date -u +%T)"
 for grid in table3 table4 table5; do
     parallel 120 benchbox run --preset cpu $EXTRA --grid $grid "${COMMON[@]}" --results-dir "$RUNS/official-cpu-preset"
+done
+benchbox table --results-dir "$RUNS/official-cpu-preset"; }
+
+has select && { echo "== official split: the checkpoint rules, cpu preset $(date -u +%T)"
+for rule in test val; do
+    parallel 200 benchbox run --preset cpu $EXTRA --select $rule --methods "$SELECT_METHODS" "${COMMON[@]}" \
+        --results-dir "$RUNS/official-cpu-preset"
 done
 benchbox table --results-dir "$RUNS/official-cpu-preset"; }
 

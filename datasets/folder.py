@@ -76,6 +76,8 @@ class FolderDataset(Dataset):
         root = self.root()
         if root is None:
             return (f"no --data-root given, and ${self.env_var} is not set", False)
+        if not root.exists():
+            return (f"{root} does not exist", False)
         found = _child(root, "train") is not None
         return (str(root) if found else f"{root} has no train/ folder", found)
 
@@ -183,6 +185,64 @@ class FolderDataset(Dataset):
         held = [it for it, g in zip(normal, groups) if g not in kept_groups]
         return train, held + anomalous
 
+    def _separate_val_classes(self) -> set[str]:
+        return {c for _, c in self.files("val")} if "val" in self.splits() else set()
+
+    def _val_is_labelled(self) -> bool:
+        """A separate val/ with normal and anomalous images."""
+        classes = self._separate_val_classes()
+        return any(self.is_normal(c) for c in classes) and any(not self.is_normal(c) for c in classes)
+
+    def labelled_validation(self) -> str:
+        """``val/`` where it is separate and holds both kinds of image; else, where ``train/``
+        holds anomalous images, the dev protocol's held-out normal patients against as many
+        training anomalies (the model then trains on the remaining normals)."""
+        classes = self._separate_val_classes()
+        if self._val_is_labelled():
+            return f"val/ ({', '.join(sorted(classes))})"
+        if any(not self.is_normal(c) for _, c in self.files("train")):
+            return (
+                f"held-out training patients (dev_holdout={self.dev_holdout}, split_seed={self.split_seed}) "
+                "against as many training anomalies; trains on the remaining normals"
+            )
+        raise self.missing(
+            "--select val needs a labelled validation split: a val/ folder with normal and anomalous "
+            f"images (found: {', '.join(sorted(classes)) or 'none'}), or anomalous images in train/ to "
+            "hold out with some training normals"
+        )
+
+    def validation_items(self) -> tuple[list, list]:
+        """(train items, validation items) of ``--select val``: see :meth:`labelled_validation`.
+        Validation images of a patient that has a test image (by ``group_pattern``) are left
+        out, so the choice never sees a test patient."""
+        if self._val_is_labelled():
+            train, val = self.items("train"), self.files("val")
+        else:
+            self.labelled_validation()  # raises where there is no source
+            train, held = self.dev_split()
+            normal = [it for it in held if self.is_normal(it[1])]
+            anomalous = [it for it in held if not self.is_normal(it[1])]
+            # As many anomalies as held-out normals (a balanced split, and a short evaluation).
+            chosen = np.random.default_rng(self.split_seed).permutation(len(anomalous))[: len(normal)]
+            val = normal + [anomalous[i] for i in sorted(chosen.tolist())]
+        test_patients = {self.patient(p) for p, _ in self.items("test")} - {None}
+        return train, [it for it in val if self.patient(it[0]) not in test_patients]
+
+    def validation_splits(self, image_size: int) -> tuple[ImageSet, ImageSet]:
+        train, val = self.validation_items()
+        return self._load_items(train, image_size), self._load_items(val, image_size)
+
+    def validation_fingerprint(self) -> str | None:
+        """The validation images' digests where they come from train/ (anomalous training images
+        are not in :meth:`fingerprint`); None where val/ is used (it is)."""
+        if self._val_is_labelled():
+            return None
+        root = self._root()
+        _, val = self.validation_items()
+        digests = content_digests(root, [p for p, _ in val], self.cache_dir)
+        listed = sorted((p.relative_to(root).as_posix(), c, d) for (p, c), d in zip(val, digests))
+        return hashlib.sha256(json.dumps(listed).encode()).hexdigest()[:16]
+
     def split_protocol(self) -> str:
         has_test = _child(self._root(), "test") is not None
         if self._params["protocol"] == "official" and not has_test:
@@ -209,8 +269,10 @@ class FolderDataset(Dataset):
     def load(self, split: str, image_size: int) -> ImageSet:
         if split not in ("train", "test", "val"):
             raise ParamError(f"{self.name}: no split {split!r}; splits: train, test, val")
+        return self._load_items(self.items(split), image_size)
+
+    def _load_items(self, items: list[tuple[Path, str]], image_size: int) -> ImageSet:
         root = self._root()
-        items = self.items(split)
         images, kept = load_cached(root, [p for p, _ in items], image_size, self.cache_dir, self.name, self.skip_bad)
         items = [items[i] for i in kept]
         classes = [c for _, c in items]

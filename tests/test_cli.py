@@ -44,7 +44,7 @@ def cli(tmp_path, monkeypatch):
         (["table", "--results-dir", "missing"], "--results-dir missing: no such directory"),
         (
             ["run", "--methods", "ae", "--dataset", "oct", "--data-root", "nowhere/oct"],
-            "no data found (nowhere/oct has no train/ folder). Expected layout: ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}",
+            "no data found (nowhere/oct does not exist). Expected layout: ROOT/{train,test[,val]}/{NORMAL,CNV,DME,DRUSEN}",
         ),
         (
             ["run", "--methods", "ae", "--dataset", "chest_xray"],
@@ -84,7 +84,7 @@ def test_run_then_table_then_resume(cli):
     second = cli(*args)
     assert "0 run, 2 already done" in second.output
     table = cli("table", "--results-dir", "res", "--format", "csv")
-    assert table.output.startswith("dataset,method,n") and "synthetic,ae,2" in table.output
+    assert table.output.startswith("dataset,method,checkpoint,n") and "synthetic,ae,last epoch,2" in table.output
 
 
 @pytest.mark.parametrize("grid, rows", [("table3", 4), ("table4", 4), ("table5", 3)])
@@ -271,3 +271,59 @@ def test_bare_run_runs_the_default_grid_not_every_registered_method(cli, tmp_pat
     )
     assert result.exit_code == 0, result.output
     assert [p.name.split("__")[0] for p in (tmp_path / "r" / "synthetic").glob("*.json")] == ["pca"]
+
+
+def test_small_mistakes_say_what_is_wrong(tmp_path):
+    """An empty seed, an empty results folder for report, a data root that does not exist."""
+    runner = CliRunner()
+    seeds = runner.invoke(main, ["run", "--seeds", "0,,1"])
+    assert seeds.exit_code == 2 and "an empty item in '0,,1'" in seeds.output
+    (tmp_path / "empty").mkdir()
+    report = runner.invoke(main, ["report", "--results-dir", str(tmp_path / "empty")])
+    assert report.exit_code == 2 and "no result files there" in report.output
+    listed = runner.invoke(main, ["datasets", "--data-root", str(tmp_path / "nowhere")])
+    assert listed.exit_code == 0
+    assert f"{tmp_path / 'nowhere'} does not exist" in listed.output and "params: normal_class=NORMAL" in listed.output
+
+
+def test_blank_thresholded_metrics_say_why(tmp_path):
+    from benchbox.store import ResultStore
+
+    from .conftest import result_record
+
+    store = ResultStore(tmp_path)
+    record = result_record(
+        "pca",
+        0,
+        dataset="chest_xray",
+        metrics={"auroc": 0.6, "thresholds": {"test_best_f1": {}}},
+        test_set={"hash": "h"},
+    )
+    store.write(tmp_path / "chest_xray" / "pca__seed0__k.json", record)
+    result = CliRunner().invoke(main, ["table", "--results-dir", str(tmp_path), "--threshold", "val_best_f1"])
+    assert result.exit_code == 0, result.output
+    assert "chest_xray: 1 of 1 runs have no val_best_f1 threshold" in result.output
+
+
+def test_methods_are_described_in_whole_sentences():
+    from benchbox.cli import _summary
+
+    doc = """Self-supervised classifier on ``synthetic``
+    anomalies, then a density.
+
+    More detail."""
+    assert _summary(doc) == "Self-supervised classifier on synthetic anomalies, then a density."
+
+
+def test_threads_are_set_and_recorded_with_the_cpu_capability(tmp_path):
+    import json
+
+    import torch
+
+    from .conftest import run_cli
+
+    result = run_cli("run", "--methods", "pca", "--seeds", "0", "--threads", "1", "--results-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (path,) = (tmp_path / "synthetic").glob("*.json")
+    device = json.loads(path.read_text())["device"]
+    assert "1 threads" in device and torch.backends.cpu.get_cpu_capability() in device

@@ -1,6 +1,7 @@
 """--jobs N: cells in worker processes give the results of one process, survive a dead
 worker, and stop cleanly on Ctrl-C."""
 
+import json
 import os
 import signal
 import subprocess
@@ -163,3 +164,47 @@ def test_deterministic_reaches_worker_processes_through_the_environment(monkeypa
         assert torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.benchmark
     finally:
         torch.use_deterministic_algorithms(False)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (dead, not yet reaped by init) counts as dead
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.slow  # about 3 minutes on the 2-core CPU: two cells of 2,000 epochs, twice
+def test_workers_stop_when_their_driver_is_killed_and_a_rerun_completes(tmp_path):
+    """kill -9 of the driver of a --jobs 2 grid: no worker trains on, orphaned, holding its
+    cell; the same command run again finishes the grid."""
+    args = [
+        *("run", "--jobs", "2", "--methods", "ae,vae", "--seeds", "0", "--results-dir", str(tmp_path / "r")),
+        *("--param", "synthetic.n_train=48", "--param", "synthetic.n_test=24", "--epochs", "2000"),
+        *("--image-size", "16", "--batch-size", "16", "--checkpoint-every", "1h"),  # no save per epoch: quick
+    ]
+    env = {**os.environ, "BENCHBOX_NO_ENTRY_POINTS": "1"}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "benchbox", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    locks = tmp_path / "r" / "synthetic" / ".locks"
+    deadline = time.monotonic() + 180
+    while len(list(locks.glob("*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)  # both locks written in whole
+    pids = [json.loads(lock.read_text())["pid"] for lock in locks.glob("*")]
+    assert len(pids) == 2 and all(_alive(pid) for pid in pids), "both workers should be training"
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    # A worker saves its state after the current step, then exits; its cell has seconds to go.
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids), "a worker survived its driver"
+    rerun = run_cli(*args, env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "held by another" not in rerun.stderr and len(list((tmp_path / "r" / "synthetic").glob("*.json"))) == 2

@@ -155,13 +155,13 @@ def test_ganomaly_checkpoint_keeps_a_pending_collapse_test(tmp_path):
     method.order_, resumed.order_ = torch.Generator(), torch.Generator()  # as `fit` makes them
     method.pending_collapse_flag_ = True  # as left by a CUDA step whose copy is not read yet
     checkpoint = Checkpointing(str(tmp_path / "state.pt"))
-    assert method._save(checkpoint, 0, 1, 0, None, {}, [])
+    assert method._save(checkpoint, 0, 1, 0, None, {}, [], None)
     assert resumed.pending_collapse_ is None
-    resumed._restore(resumed._load(checkpoint), [])
+    resumed._restore(resumed._load(checkpoint, None), [])
     assert resumed.pending_collapse_flag_ is True
     method.pending_collapse_flag_ = None
-    method._save(checkpoint, 0, 1, 0, None, {}, [])
-    resumed._restore(resumed._load(checkpoint), [])
+    method._save(checkpoint, 0, 1, 0, None, {}, [], None)
+    resumed._restore(resumed._load(checkpoint, None), [])
     assert resumed.pending_collapse_ is None
 
 

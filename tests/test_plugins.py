@@ -154,4 +154,52 @@ def test_the_readme_conformance_example_runs_as_written(tmp_path, monkeypatch):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "10 passed" in result.stdout
+    assert "11 passed" in result.stdout  # one test per conformance rule
+
+
+BROKEN = {
+    # distribution -> the plugin module's source
+    "benchbox-missing-import": "import no_such_module_xyz\n",
+    "benchbox-typo-hook": (
+        "import benchbox\n\n@benchbox.hookimpl\ndef benchbox_register_method(register):  # no s\n    pass\n"
+    ),
+    "benchbox-failing-hook": (
+        "import benchbox\n\n@benchbox.hookimpl\ndef benchbox_register_methods(register):\n"
+        "    raise RuntimeError('cannot register today')\n"
+    ),
+}
+
+
+@pytest.fixture
+def broken_installs(tmp_path, monkeypatch):
+    """Three installed plugins that fail to load, each its own way."""
+    from .conftest import fake_distribution
+
+    site = tmp_path / "site"
+    for dist, source in BROKEN.items():
+        module = dist.replace("-", "_")
+        fake_distribution(site, dist, module.removeprefix("benchbox_"), module)
+        (site / f"{module}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p))
+    yield site
+
+
+def test_a_broken_installed_plugin_is_left_out_in_one_line(broken_installs, tmp_path):
+    plugins = Plugins()
+    assert "ae" in plugins.methods and "synthetic" in plugins.datasets
+    assert set(plugins.broken) == {"missing_import", "typo_hook", "failing_hook"}
+    assert "ModuleNotFoundError: No module named 'no_such_module_xyz'" in plugins.broken["missing_import"][2]
+    assert "benchbox_register_method" in plugins.broken["typo_hook"][2]
+    with pytest.raises(UnknownName, match="failing_hook \\(benchbox-failing-hook 0.1.0\\).*cannot register today"):
+        plugins.methods.get("failing")
+    run = run_cli("run", "--methods", "pca", "--seeds", "0", "--results-dir", str(tmp_path / "r"))
+    assert run.returncode == 0, run.stderr
+    assert "| pca" in run.stdout and "Traceback" not in run.stderr
+    lines = [line for line in run.stderr.splitlines() if "failed to load and is left out" in line]
+    assert len(lines) == 3 and any("benchbox-missing-import 0.1.0" in line for line in lines)
+    listing = run_cli("plugins")
+    assert listing.returncode == 0 and "benchbox-typo-hook 0.1.0\tBROKEN, left out:" in listing.stdout
+    named = run_cli("run", "--methods", "missing", "--seeds", "0", "--results-dir", str(tmp_path / "r"))
+    assert named.returncode == 2 and "unknown method 'missing'" in named.stderr
+    assert "benchbox-missing-import 0.1.0), which may provide it, failed to load" in named.stderr

@@ -112,3 +112,21 @@ def test_latex_bolds_no_degenerate_sensitivity():
 def test_rows_named_and_ordered_as_given():
     text = render(RECORDS, rows={"salad": "A_F (SALAD)", "ae": "A_I"})
     assert text.index("| A_F (SALAD)") < text.index("| A_I") and "| vae" not in text
+
+
+def test_a_cell_held_by_another_run_is_a_row_that_says_so():
+    records = [
+        result_record(
+            "ae", 0, metrics={"auroc": 0.6, "thresholds": {}}, test_set={"hash": "h"}, seeds_requested=[0, 1]
+        ),
+        result_record("ae", 1, status="held", seeds_requested=[0, 1]),
+    ]
+    assert "1/2 (1 held by another running benchbox)" in render(records)
+
+
+def test_table_vi_gives_mean_and_std_to_the_same_digit():
+    from benchbox.report import _with_std
+
+    assert _with_std(28.07, 22.4) == "28 ± 22"
+    assert _with_std(0.2171, 0.023) == "0.217 ± 0.023"
+    assert _with_std(5.0, 0.0) == "5 ± 0"

@@ -79,13 +79,11 @@ class CutPaste(TorchMethod):
         self.opt_.step()
         return {"ce": loss.detach(), "acc": (logits.argmax(1) == labels).float().mean().detach()}
 
-    def fit(self, train: ImageSet, *, on_epoch=None, checkpoint=None):
-        super().fit(train, on_epoch=on_epoch, checkpoint=checkpoint)
+    def finish_training(self, train: ImageSet):
         features = self.map_batches(train, self.embed).cpu().numpy().astype(np.float64)
         density = LedoitWolf().fit(features)  # mean and shrunk covariance of the normal features
         self.mean_ = torch.from_numpy(density.location_).to(self.device_)
         self.precision_ = torch.from_numpy(density.precision_).to(self.device_)
-        return self
 
     def embed(self, x):
         """L2-normalised pooled backbone features, as the density sees them."""

@@ -45,22 +45,20 @@ class DataCache:
             )
         return self._datasets[key]
 
+    @staticmethod
+    def _key(cell: Cell, split: str) -> tuple:
+        return (cell.dataset, json.dumps(cell.dataset_params, sort_keys=True), cell.data_root, split, cell.image_size)
+
     def validation(self, cell: Cell) -> tuple[ImageSet, ImageSet]:
         """``--select val``'s (training, validation) images."""
-        key = (
-            cell.dataset,
-            json.dumps(cell.dataset_params, sort_keys=True),
-            cell.data_root,
-            "select=val",
-            cell.image_size,
-        )
+        key = self._key(cell, "select=val")
         if key not in self._sets:
             self._sets[key] = self.dataset(cell).validation_splits(cell.image_size)
         return self._sets[key]
 
     def split(self, cell: Cell, split: str) -> ImageSet | None:
         dataset = self.dataset(cell)
-        key = (cell.dataset, json.dumps(cell.dataset_params, sort_keys=True), cell.data_root, split, cell.image_size)
+        key = self._key(cell, split)
         if key not in self._sets:
             self._sets[key] = dataset.load(split, cell.image_size) if split in dataset.splits() else None
         return self._sets[key]
@@ -114,11 +112,11 @@ def execute_cell(
     try:
         start = time.perf_counter()
         rule = cell.experiment.dimensions.get("select", "last")
-        train = data.split(cell, "train")
-        test = data.split(cell, "test")
-        val = data.split(cell, "val")
         if rule == "val":  # the validation split may be carved out of the training data
             train, val = data.validation(cell)
+        else:
+            train, val = data.split(cell, "train"), data.split(cell, "val")
+        test = data.split(cell, "test")
         timings["load_s"] = time.perf_counter() - start
         if train is None or test is None:
             raise DataError(f"dataset {cell.dataset!r} has no train or test split")
@@ -132,11 +130,10 @@ def execute_cell(
         if rule != "last":
             if rule == "val" and set(test.ids) & set(val.ids):
                 raise DataError(f"dataset {cell.dataset!r}: its validation split holds test images")
-            every = cell.experiment.dimensions.get("select_every", 1)
-            if rule == "val":
-                selection = Selection(rule, every, val, data.dataset(cell).labelled_validation())
-            else:
-                selection = Selection(rule, every, test, "the test split")
+            images, source = (
+                (val, data.dataset(cell).labelled_validation()) if rule == "val" else (test, "the test split")
+            )
+            selection = Selection(rule, cell.experiment.dimensions.get("select_every", 1), images, source)
             extra["selection"] = selection
         history = []  # per-epoch mean losses, for training curves
 
@@ -149,10 +146,7 @@ def execute_cell(
         method.fit(train, on_epoch=epoch_done, **extra)
         timings["fit_s"] = time.perf_counter() - start
         # A method that keeps its history across a resume (TorchMethod) has the whole of it.
-        record["history"] = [
-            {k: float(v) if k != "epoch" else int(v) for k, v in h.items()}
-            for h in getattr(method, "history_", history)
-        ]
+        record["history"] = getattr(method, "history_", history)
         if getattr(method, "parts_", None):
             record["parts"] = method.parts_  # where each part of a resumed training ran
         if selection is not None:

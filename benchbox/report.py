@@ -480,26 +480,24 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None, plugins=None) -
                 "",
             ]
             subgroup = _subgroup_of(plugins, dataset)
-            per_group = auroc_per_group_table(ds, subgroup)
-            if per_group is not None:
-                write(f"{name}-auroc-per-group.md", per_group + "\n")
-                index += [
-                    "### AUROC per abnormal group (the normal test images against each abnormal class "
+            for side, suffix, heading in (
+                (
+                    "abnormal",
+                    "auroc-per-group",
+                    "AUROC per abnormal group (the normal test images against each abnormal class "
                     "alone, or each finer group the dataset names; mean ± std over seeds)",
-                    "",
-                    per_group,
-                    "",
-                ]
-            per_normal_group = auroc_per_group_table(ds, subgroup, side="normal")
-            if per_normal_group is not None:
-                write(f"{name}-auroc-per-normal-group.md", per_normal_group + "\n")
-                index += [
-                    "### AUROC per normal group (each group of normal test images the dataset names "
+                ),
+                (
+                    "normal",
+                    "auroc-per-normal-group",
+                    "AUROC per normal group (each group of normal test images the dataset names "
                     "against all abnormal test images; mean ± std over seeds)",
-                    "",
-                    per_normal_group,
-                    "",
-                ]
+                ),
+            ):
+                per_group = auroc_per_group_table(ds, subgroup, side=side)
+                if per_group is not None:
+                    write(f"{name}-{suffix}.md", per_group + "\n")
+                    index += [f"### {heading}", "", per_group, ""]
             best, sig = significance_table(ds)
             write(f"{name}-significance.md", sig + "\n")
             index += [

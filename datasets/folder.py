@@ -237,11 +237,8 @@ class FolderDataset(Dataset):
         are not in :meth:`fingerprint`); None where val/ is used (it is)."""
         if self._val_is_labelled():
             return None
-        root = self._root()
         _, val = self.validation_items()
-        digests = content_digests(root, [p for p, _ in val], self.cache_dir)
-        listed = sorted((p.relative_to(root).as_posix(), c, d) for (p, c), d in zip(val, digests))
-        return hashlib.sha256(json.dumps(listed).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(self._listing(val)).encode()).hexdigest()[:16]
 
     def split_protocol(self) -> str:
         has_test = _child(self._root(), "test") is not None
@@ -283,13 +280,14 @@ class FolderDataset(Dataset):
     def fingerprint(self) -> str:
         """Every split's files: relative path, class and content digest (read once, then cached
         by path, size and mtime: :mod:`benchbox.digests`)."""
-        root = self._root()
-        listed = {}
-        for split in self.splits():
-            items = self.items(split)
-            digests = content_digests(root, [p for p, _ in items], self.cache_dir)
-            listed[split] = sorted((p.relative_to(root).as_posix(), c, d) for (p, c), d in zip(items, digests))
+        listed = {split: self._listing(self.items(split)) for split in self.splits()}
         return hashlib.sha256(json.dumps(listed, sort_keys=True).encode()).hexdigest()[:16]
+
+    def _listing(self, items: list[tuple[Path, str]]) -> list[tuple[str, str, str]]:
+        """(relative path, class, content digest) of each item, sorted."""
+        root = self._root()
+        digests = content_digests(root, [p for p, _ in items], self.cache_dir)
+        return sorted((p.relative_to(root).as_posix(), c, d) for (p, c), d in zip(items, digests))
 
     def provenance(self) -> dict:
         record = {"protocol": self.split_protocol()}

@@ -85,6 +85,22 @@ def _note_unselectable(cells, dimensions) -> None:
         err.print(f"[dim]{', '.join(plain)}: no epochs to choose from; run as --select last[/dim]")
 
 
+def _warn_leaks(cells, store, plugins) -> None:
+    """Before anything trains: the leak audit of each dataset that has cells to run."""
+    from .execute import DataCache
+    from .leaks import describe
+
+    data, seen = DataCache(plugins), set()
+    for cell in cells:
+        key = DataCache._key(cell, "leaks")
+        if key in seen or store.status(store.path(cell)) == "ok":
+            continue
+        seen.add(key)
+        warning = describe(cell.dataset, "test", data.leak_audit(cell))
+        if warning:
+            err.print(f"[yellow]warning[/yellow] {warning}")
+
+
 def _int_list(ctx, param, value):
     if value is None:
         return None
@@ -275,6 +291,7 @@ def run(
     )
     _note_unselectable(cells, dimensions)
     store = ResultStore(results_dir)
+    _warn_leaks(cells, store, plugins)
     _check_writable(Path(results_dir))
     if threads:
         import torch
@@ -383,8 +400,15 @@ def _threshold_warnings(records, threshold) -> list[str]:
     show_default=True,
     help="How the F1/ACC/SEN/SPE threshold was chosen.",
 )
+@click.option(
+    "--level",
+    type=click.Choice(["image", "pixel"]),
+    default="image",
+    show_default=True,
+    help="image: Table I; pixel: the localisation table (pixel AUROC, AUPRO, best Dice) where masks exist.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
-def table(results_dir, fmt, threshold, output):
+def table(results_dir, fmt, threshold, level, output):
     """Aggregate the results directory into a table (mean ± std over seeds)."""
     from .store import ResultStore
     from .tables import mixed_warnings, render, seed_warnings
@@ -400,7 +424,7 @@ def table(results_dir, fmt, threshold, output):
         )
     for warning in [*mixed_warnings(records), *seed_warnings(records), *_threshold_warnings(records, threshold)]:
         err.print(f"[yellow]warning[/yellow] {warning}")
-    text = render(records, fmt, threshold)
+    text = render(records, fmt, threshold, level=level)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         err.print(f"wrote {output}")
@@ -468,6 +492,41 @@ def datasets(data_root):
             f"{name}\t{'found' if found else 'not found'}\t{where}\t[{plugins.datasets.provider(name)}]"
             f"\n    params: {params or '(none)'}"
         )
+
+
+@main.command()
+@click.option("--dataset", "dataset_name", required=True, help="The dataset to audit.")
+@click.option("--data-root", type=click.Path(), default=None, help="Where its data is.")
+@click.option("--param", "params", multiple=True, help="dataset.key=value, as for run.")
+@click.option("--image-size", type=int, default=64, show_default=True, help="Size the images are compared at.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
+def audit(dataset_name, data_root, params, image_size, cache_dir):
+    """Leak audit: test (and val) images identical or near-identical to a training image."""
+    from .execute import DataCache
+    from .leaks import audit as leak_audit
+    from .plan import plan
+
+    plugins = get_plugins()
+    overrides = [parse_assignment(p) for p in params]
+    (cell,) = plan(plugins, ["pca"], [dataset_name], [0], image_size=image_size, overrides=overrides,
+                   data_root=data_root, cache_dir=cache_dir)  # fmt: skip
+    data = DataCache(plugins)
+    dataset = data.dataset(cell)
+    for split in [s for s in dataset.splits() if s != "train"]:
+        if split == "test":
+            found = data.leak_audit(cell)
+        else:
+            digests = dataset.file_digests("train")
+            digests = None if digests is None else {**digests, **dataset.file_digests(split)}
+            found = leak_audit(data.split(cell, "train"), data.split(cell, split), digests)
+        by_class = ", ".join(f"{c} {k}" for c, k in found["by_class"].items())
+        click.echo(
+            f"{dataset_name} {split}: {found['identical']} identical (by {found['identical_basis']}), "
+            f"{found['near_identical']} near-identical ({found['near_rule']}) of {found['n_test']} images "
+            f"against {found['n_train']} training images; per class: {by_class}"
+        )
+        for a, b in (found["examples_identical"] + found["examples_near"])[:4]:
+            click.echo(f"    {a} ~ {b}")
 
 
 @main.command()

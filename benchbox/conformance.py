@@ -186,6 +186,17 @@ def method_checks(cls: type, image_size: int = 32, **params) -> list[Check]:
             f"(AUROC {auroc:.6f}, chosen {selection.best_auroc:.6f})"
         )
 
+    def anomaly_maps_are_one_finite_map_per_image_at_the_input_size():
+        state = fit_and_score()
+        maps = state["method"].anomaly_maps(state["test"])
+        if maps is None:
+            return  # no map: image level only
+        expected = (len(state["test"]), image_size, image_size)
+        assert np.shape(maps) == expected, (
+            f"{cls.name}.anomaly_maps returned shape {np.shape(maps)}, expected {expected}"
+        )
+        assert np.all(np.isfinite(maps)), f"{cls.name}.anomaly_maps returned non-finite values"
+
     rules = [
         is_a_method,
         declares_seed,
@@ -198,6 +209,7 @@ def method_checks(cls: type, image_size: int = 32, **params) -> list[Check]:
         same_seed_same_scores,
         every_bad_parameter_is_refused_while_planning,
         a_selectable_method_scores_the_checkpoint_it_chose,
+        anomaly_maps_are_one_finite_map_per_image_at_the_input_size,
     ]
     label = getattr(cls, "name", None) or cls.__name__
     return [Check(f"{label}: {rule.__name__.replace('_', ' ')}", rule) for rule in rules]
@@ -260,6 +272,15 @@ def dataset_checks(cls: type, image_size: int = 32, data_root=None, cache_dir=No
         else:
             raise AssertionError(f"{cls.name}: loading an unknown split must raise a BenchboxError")
 
+    def masks_where_given_mark_anomalous_pixels_only():
+        for split in make().splits():
+            data = load(split)
+            if data.masks is None:
+                continue
+            assert set(np.unique(data.masks.numpy()).tolist()) <= {0, 1}, f"{cls.name}: masks must be 0 or 1"
+            normal = np.nonzero(data.labels == 0)[0]
+            assert not data.masks[normal].any(), f"{cls.name}.load({split!r}): a normal image's mask must be empty"
+
     def every_bad_parameter_is_refused_while_planning():
         for key in cls.param_defaults():
             _refused_while_planning(
@@ -276,6 +297,7 @@ def dataset_checks(cls: type, image_size: int = 32, data_root=None, cache_dir=No
         train_is_normal_test_has_both,
         same_parameters_same_images,
         unknown_split_is_refused,
+        masks_where_given_mark_anomalous_pixels_only,
         every_bad_parameter_is_refused_while_planning,
     ]
     label = getattr(cls, "name", None) or cls.__name__

@@ -20,13 +20,18 @@ class ImageSet:
 
     ``labels``: 0 normal, 1 anomalous. ``classes``: the class name of each image (e.g.
     NORMAL, CNV). ``ids``: each image's path relative to the dataset root (bare names
-    collide in the published datasets).
+    collide in the published datasets). ``masks``: where the dataset has pixel ground truth, a
+    uint8 N×1×S×S tensor, 1 on anomalous pixels (a normal image's mask is all 0); ``mask_known``
+    says which images' masks are ground truth (False: an anomalous image without a mask, e.g.
+    COVID-QU-Ex's Non-COVID images, never counted in pixel metrics).
     """
 
     images: torch.Tensor
     labels: np.ndarray
     classes: list[str]
     ids: list[str]
+    masks: torch.Tensor | None = None
+    mask_known: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.images)
@@ -35,6 +40,17 @@ class ImageSet:
         self.labels = np.asarray(self.labels, dtype=np.int64)
         if not (len(self.labels) == len(self.classes) == len(self.ids) == n):
             raise ValueError("images, labels, classes and ids must have the same length")
+        if self.masks is None:
+            self.mask_known = None
+            return
+        if self.masks.dtype != torch.uint8 or self.masks.shape != self.images.shape:
+            raise ValueError(
+                f"masks must be uint8 of the images' shape, got {self.masks.dtype} {tuple(self.masks.shape)}"
+            )
+        known = np.ones(n, dtype=bool) if self.mask_known is None else np.asarray(self.mask_known, dtype=bool)
+        if known.shape != (n,):
+            raise ValueError("mask_known must hold one flag per image")
+        self.mask_known = known
 
     def __len__(self) -> int:
         return len(self.images)
@@ -46,7 +62,13 @@ class ImageSet:
             self.labels[index],
             [self.classes[i] for i in index],
             [self.ids[i] for i in index],
+            None if self.masks is None else self.masks[torch.from_numpy(index)],
+            None if self.mask_known is None else self.mask_known[index],
         )
+
+    def has_masks(self) -> bool:
+        """Whether pixel metrics can be computed: known masks with anomalous pixels."""
+        return self.masks is not None and bool(self.masks[torch.from_numpy(self.mask_known)].any())
 
     def file_list_hash(self) -> str:
         """Hash of (id, class) pairs: equal hashes mean the same test set."""
@@ -150,6 +172,12 @@ class Method(Configurable):
         ``latent_index`` (t-SNE). Default: none."""
         return {}
 
+    def anomaly_maps(self, data: ImageSet) -> np.ndarray | None:
+        """One map per image, (N, S, S) at the input's size, higher = more anomalous, for the
+        pixel metrics (:mod:`benchbox.localisation`) where the dataset has masks, and the report's
+        figures. Default: None, the method has no map."""
+        return None
+
 
 class Dataset(Configurable):
     """A dataset: images of the ``train`` split (normal only), ``test`` and optionally ``val``.
@@ -220,6 +248,12 @@ class Dataset(Configurable):
     def provenance(self) -> dict:
         """What a result must record to reproduce the splits (e.g. dev-protocol file lists)."""
         return {}
+
+    def file_digests(self, split: str) -> dict[str, str] | None:
+        """Image id -> digest of its file's bytes, for the leak audit's identical copies
+        (:mod:`benchbox.leaks`). Default: None, the images are not files (identical pixels
+        are compared instead)."""
+        return None
 
     @classmethod
     def subgroup(cls, image_id: str) -> str | None:

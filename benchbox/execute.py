@@ -21,6 +21,8 @@ from . import __version__
 from .checkpoints import Cadence, Checkpointing
 from .contracts import Dataset, ImageSet
 from .errors import DataError, Diverged
+from .leaks import audit
+from .localisation import image_histograms, pixel_metrics
 from .metrics import evaluate
 from .plan import Cell
 from .plugins import Plugins
@@ -54,6 +56,17 @@ class DataCache:
         key = self._key(cell, "select=val")
         if key not in self._sets:
             self._sets[key] = self.dataset(cell).validation_splits(cell.image_size)
+        return self._sets[key]
+
+    def leak_audit(self, cell: Cell) -> dict:
+        """The leak audit of the cell's test split against its whole training split."""
+        key = self._key(cell, "leaks")
+        if key not in self._sets:
+            dataset = self.dataset(cell)
+            digests = dataset.file_digests("train")
+            if digests is not None:
+                digests = {**digests, **dataset.file_digests("test")}
+            self._sets[key] = audit(self.split(cell, "train"), self.split(cell, "test"), digests)
         return self._sets[key]
 
     def split(self, cell: Cell, split: str) -> ImageSet | None:
@@ -122,6 +135,13 @@ def execute_cell(
             raise DataError(f"dataset {cell.dataset!r} has no train or test split")
         if train.labels.any():
             raise DataError(f"dataset {cell.dataset!r}: the train split holds anomalous images")
+        start = time.perf_counter()
+        record["leak_audit"] = dict(data.leak_audit(cell))
+        timings["audit_s"] = time.perf_counter() - start
+        if cell.experiment.dimensions.get("leaks") == "drop":
+            flagged = set(record["leak_audit"]["flagged_ids"])
+            test = test.subset([i for i, image_id in enumerate(test.ids) if image_id not in flagged])
+            record["leak_audit"]["dropped"] = len(flagged)
         record["test_set"] = {"n": len(test), "hash": test.file_list_hash(), "classes": test.class_counts()}
         record["split"] = data.dataset(cell).provenance()
         method = plugins.methods.get(cell.method)(**cell.method_params)
@@ -174,6 +194,13 @@ def execute_cell(
                 "scores": val_scores.tolist(),
             }
         record["_artifacts"] = method.artifacts(test)
+        if test.has_masks():
+            start = time.perf_counter()
+            maps = method.anomaly_maps(test)
+            if maps is not None:
+                record["pixel_metrics"], figures = localise(maps, test)
+                record["_artifacts"].update(figures)
+            timings["map_s"] = time.perf_counter() - start
         record["status"] = "ok"
     except Diverged as error:
         record.update(status="diverged", error=str(error), diverged={"epoch": error.epoch, "loss": error.loss})
@@ -181,6 +208,35 @@ def execute_cell(
         record.update(status="failed", error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
     record["timings"] = timings
     return record
+
+
+def localise(maps, test: ImageSet, per_class: int = 3) -> tuple[dict, dict]:
+    """Pixel metrics of a method's maps on the test images with known masks, and the arrays the
+    report draws and bootstraps from: a few maps with their masks (``per_class`` of each class,
+    the normal class first), and per-image histograms of the maps over positive and negative
+    pixels (the significance test's pixel AUROC)."""
+    maps = np.asarray(maps)
+    if maps.shape != (len(test), *test.images.shape[-2:]):
+        raise ValueError(f"anomaly_maps returned shape {maps.shape}, expected {(len(test), *test.images.shape[-2:])}")
+    if not np.all(np.isfinite(maps)):
+        raise ValueError(f"anomaly_maps: {int((~np.isfinite(maps)).sum())} values are NaN or infinite")
+    masks = test.masks[:, 0].numpy()
+    metrics = pixel_metrics(maps, masks, test.mask_known)
+    classes = np.asarray(test.classes, dtype=object)
+    order = sorted(set(test.classes), key=lambda c: (int(test.labels[classes == c][0]), c))
+    index = np.concatenate([np.nonzero((classes == c) & test.mask_known)[0][:per_class] for c in order]).astype(
+        np.int64
+    )
+    positive, negative = image_histograms(maps, masks, test.mask_known)
+    figures = {
+        "map_index": index,
+        "map_images": test.images[torch.from_numpy(index), 0].numpy(),
+        "maps": maps[index].astype(np.float32),
+        "masks": masks[index],
+        "pixel_hist_positive": positive,
+        "pixel_hist_negative": negative,
+    }
+    return metrics, figures
 
 
 def _checked_scores(method, images: ImageSet) -> np.ndarray:

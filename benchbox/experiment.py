@@ -55,6 +55,13 @@ DIMENSIONS: tuple[Dimension, ...] = (
         choices=tuple(SELECTION_RULES),
     ),
     Dimension("select_every", 1, "With --select val|test: score the selection split every N epochs (and the last)."),
+    Dimension(
+        "leaks",
+        "keep",
+        "Test images that copy a training image (identical bytes, or near-identical: benchbox.leaks): "
+        "keep them (every result records the audit) or drop them from the test set.",
+        choices=("keep", "drop"),
+    ),
 )
 
 

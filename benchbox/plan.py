@@ -78,6 +78,8 @@ def checked_dimensions(given: dict | None) -> dict:
         raise ParamError(f"--select: expected one of {', '.join(SELECTION_RULES)}, got {rule!r}")
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ParamError(f"--select-every must be a positive integer, got {every!r}")
+    if values.get("leaks", "keep") not in ("keep", "drop"):
+        raise ParamError(f"--leaks: expected keep or drop, got {values['leaks']!r}")
     if rule == "last" and every != 1:
         raise ParamError("--select-every applies to --select val or test; the last epoch is not chosen")
     return values

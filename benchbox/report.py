@@ -4,8 +4,9 @@ Per dataset: the main table and its standard deviations (markdown, CSV, LaTeX; t
 Tables I/II of the SALAD paper), the score per class, AUROC per abnormal and per normal group
 (where there are several), the ablation tables of the plugins' grids when their rows are
 present, ROC curves, reconstructions with residual maps, optionally a t-SNE of two runs' latent
-features, and a paired-bootstrap test of each method's AUROC against the best one and against
-chance. ``index.md`` ties it together. Running it twice writes the same files.
+features, a paired-bootstrap test of each method's AUROC against the best one and against
+chance, and, where the test images have masks, the localisation table, its bootstrap and the
+anomaly maps; every section ends with the leak audit. ``index.md`` ties it together. Running it twice writes the same files.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from . import grids as grids_module
 from .experiment import SELECTION_RULES, method_of
 from .params import label as make_label
 from .params import parse_entry
-from .significance import against_chance, paired_bootstrap
+from .significance import against_chance, paired_bootstrap, paired_bootstrap_pixel
 from .store import ResultStore, atomic_write_text, slug
 from .tables import by_rule, experiment_labels, frame, mixed_warnings, render, row_order
 
@@ -178,6 +179,152 @@ def reconstruction_figure(label: str, artifacts: dict, classes: list[str], base:
     bar.ax.tick_params(labelsize=5)
     fig.suptitle(label, fontsize=8, y=1.04)  # above the class names of the first row
     return _save(fig, base)
+
+
+def map_figure(label: str, artifacts: dict, classes: list[str], base: Path) -> list[Path]:
+    """Each chosen test image with its mask's contour, above the method's map with the same
+    contour; one colour scale for all of a method's maps (so a normal image's map looks as
+    anomalous as the method finds it), none across methods."""
+    plt = _matplotlib()
+    images, maps, masks = artifacts["map_images"], artifacts["maps"].astype(np.float64), artifacts["masks"]
+    n = len(images)
+    low, high = float(maps.min()), float(maps.max())
+    fig, axes = plt.subplots(2, n, figsize=(0.75 * n + 0.6, 1.7), squeeze=False)
+    for j in range(n):
+        for i, (picture, cmap, scale) in enumerate(((images[j], "gray", (0, 255)), (maps[j], "magma", (low, high)))):
+            axes[i, j].imshow(picture, cmap=cmap, vmin=scale[0], vmax=scale[1])
+            if masks[j].any():
+                axes[i, j].contour(masks[j], levels=[0.5], colors="cyan", linewidths=0.6)
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+        axes[0, j].set_title(classes[j], fontsize=6)
+    axes[0, 0].set_ylabel("input, mask", fontsize=6)
+    axes[1, 0].set_ylabel("anomaly map", fontsize=6)
+    fig.suptitle(label, fontsize=8, y=1.06)
+    return _save(fig, base)
+
+
+def pixel_significance_table(records: list[dict], store: ResultStore) -> tuple[str, str] | None:
+    """Pixel AUROC of each method against the best one's, by the two-level bootstrap over test
+    images and seeds (:func:`benchbox.significance.paired_bootstrap_pixel`), from the per-image
+    histograms saved with each run."""
+    hists = defaultdict(dict)
+    for r in records:
+        artifacts = store.read_artifacts(r["_path"]) if r.get("pixel_metrics") else None
+        if artifacts and "pixel_hist_positive" in artifacts:
+            hists[r["label"]][r["seed"]] = (r, (artifacts["pixel_hist_positive"], artifacts["pixel_hist_negative"]))
+    if len(hists) < 2:
+        return None
+    means = {
+        label: np.mean([r["pixel_metrics"]["pixel_auroc"] for r, _ in runs.values()]) for label, runs in hists.items()
+    }
+    best = max(means, key=means.get)
+    rows = []
+    for label in _order(hists):
+        if label == best:
+            rows.append(
+                {
+                    "Method": label,
+                    "ΔP-AUROC (best − method)": "(best)",
+                    "95% CI": "–",
+                    "p": "–",
+                    "seeds": len(hists[label]),
+                }
+            )
+            continue
+        seeds = [
+            s
+            for s in sorted(set(hists[best]) & set(hists[label]))
+            if hists[best][s][0]["scores"]["ids"] == hists[label][s][0]["scores"]["ids"]
+        ]
+        if not seeds:
+            rows.append(
+                {
+                    "Method": label,
+                    "ΔP-AUROC (best − method)": "–",
+                    "95% CI": "no shared seed on the same test set",
+                    "p": "–",
+                    "seeds": 0,
+                }
+            )
+            continue
+        result = paired_bootstrap_pixel([hists[best][s][1] for s in seeds], [hists[label][s][1] for s in seeds])
+        rows.append(
+            {
+                "Method": label,
+                "ΔP-AUROC (best − method)": f"{result['delta']:.4f}",
+                "95% CI": f"[{result['ci_low']:.4f}, {result['ci_high']:.4f}]",
+                "p": f"{result['p_value']:.3g}" if result["p_value"] > 0 else f"< {1 / result['n_boot']:.1g}",
+                "seeds": result["n_seeds"],
+            }
+        )
+    return best, pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
+
+
+def _localisation_section(store, ds, dataset, name, out, write, written) -> list[str]:
+    with_maps = [r for r in ds if r.get("pixel_metrics")]
+    if not with_maps:
+        return []
+    table = render(ds, level="pixel")
+    write(f"{name}-localisation.md", table)
+    write(f"{name}-localisation.csv", render(ds, "csv", level="pixel"))
+    lines = ["### Localisation (pixel level, where the test images have masks)", "", table]
+    without = sorted({r["label"] for r in ds} - {r["label"] for r in with_maps})
+    if without:
+        lines += [f"No anomaly maps: {', '.join(without)} (image level only).", ""]
+    first = with_maps[0]["pixel_metrics"]
+    share = first["positive_share"]
+    lines += [
+        f"{first['n_images']} test images with known masks ({first['n_anomalous_images']} with anomalous pixels, "
+        f"{first['n_regions']} connected regions, {100 * first['positive_share']:.1f}% of their pixels anomalous), "
+        f"at the run's image size; flagging every pixel would score Dice {2 * share / (1 + share):.4f}, "
+        f"a chance map pixel AUROC 0.5 and AUPRO 0.15. CSV: [{name}-localisation.csv]({name}-localisation.csv)",
+        "",
+    ]
+    significance = pixel_significance_table(with_maps, store)
+    if significance is not None:
+        best, sig = significance
+        write(f"{name}-localisation-significance.md", sig + "\n")
+        lines += [
+            f"Pixel AUROC against the best ({best}), by the same two-level bootstrap over test images and "
+            "seeds (each image's pixels stay together; histograms of 256 bins per image):",
+            "",
+            sig,
+            "",
+        ]
+    for label in _order({r["label"] for r in with_maps}):
+        run = min((r for r in with_maps if r["label"] == label), key=lambda r: r["seed"])
+        artifacts = store.read_artifacts(run["_path"])
+        if not artifacts or "maps" not in artifacts:
+            continue
+        classes = [run["scores"]["classes"][i] for i in artifacts["map_index"]]
+        paths = map_figure(f"{label}, seed {run['seed']}", artifacts, classes, out / f"{name}-maps-{slug(label)}")
+        written += paths
+        lines += [f"![{_alt(label)} anomaly maps]({paths[0].name})", ""]
+    return lines
+
+
+def _leak_section(ds) -> list[str]:
+    audits = [r["leak_audit"] for r in ds if r.get("leak_audit")]
+    if not audits:
+        return ["### Leak audit", "", "Not recorded (runs made before the audit existed).", ""]
+    found = audits[0]
+    dropped = sorted({a.get("dropped", 0) for a in audits})
+    lines = [
+        "### Leak audit (test images that copy a training image)",
+        "",
+        f"{found['identical']} of {found['n_test']} test images are identical to a training image (by "
+        f"{found['identical_basis']}), {found['near_identical']} more near-identical ({found['near_rule']}); "
+        "per class: "
+        + ", ".join(f"{c} {k}" for c, k in found["by_class"].items())
+        + ". "
+        + ("Dropped from the test set (--leaks drop)." if dropped != [0] else "Kept in the test set (--leaks keep)."),
+        "",
+    ]
+    examples = found["examples_identical"] + found["examples_near"]
+    if examples:
+        lines += ["Examples (test ~ training): " + "; ".join(f"`{a}` ~ `{b}`" for a, b in examples[:6]), ""]
+    return lines
 
 
 def tsne_figure(first: tuple[str, np.ndarray], second: tuple[str, np.ndarray], base: Path) -> list[Path]:
@@ -513,6 +660,8 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None, plugins=None) -
                 sig,
                 "",
             ]
+            index += _localisation_section(store, ds, dataset, name, out, write, written)
+            index += _leak_section(ds)
             for table_name, text in ablation_tables(ds, plugins).items():
                 write(f"{name}-{table_name}.md", text)
                 index += [f"### Ablation, {table_name.replace('table', 'Table ')}", "", text, ""]

@@ -51,6 +51,13 @@ def paired_bootstrap(labels_per_seed, scores_a_per_seed, scores_b_per_seed, n_bo
     per_seed = np.stack(
         [_auroc_rows(lab, a[s][index]) - _auroc_rows(lab, b[s][index]) for s in range(n_seeds)]
     )  # seeds × replicates
+    return _summary(observed, per_seed, picked)
+
+
+def _summary(observed, per_seed: np.ndarray, picked: np.ndarray) -> dict:
+    """The bootstrap's result from per-seed observed deltas and per-seed replicate deltas
+    (seeds × replicates), with the replicates' seed resamples ``picked`` (replicates × seeds)."""
+    n_seeds, n_boot = per_seed.shape
     deltas = per_seed[picked, np.arange(n_boot)[:, None]].mean(1)
     deltas = deltas[np.isfinite(deltas)]
     delta = float(np.mean(observed))
@@ -74,3 +81,28 @@ def against_chance(labels_per_seed, scores_per_seed, n_boot: int = 2000, seed: i
     score ties every image, so its AUROC is 0.5 on every resample.)"""
     constant = [np.zeros(len(scores)) for scores in scores_per_seed]
     return paired_bootstrap(labels_per_seed, scores_per_seed, constant, n_boot=n_boot, seed=seed)
+
+
+def paired_bootstrap_pixel(hists_a_per_seed, hists_b_per_seed, n_boot: int = 2000, seed: int = 0) -> dict:
+    """ΔAUROC at pixel level by the same two-level bootstrap: each argument a list with one
+    (positive, negative) pair of per-image histograms per shared seed
+    (:func:`benchbox.localisation.image_histograms`, same images in the same order). A resample
+    of the images is a count per image, so each replicate's pixel AUROC is that of the
+    count-weighted sums of the histograms."""
+    from .localisation import auroc_from_histograms
+
+    n_seeds, n = len(hists_a_per_seed), len(hists_a_per_seed[0][0])
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, n, (n_boot, n))
+    picked = rng.integers(0, n_seeds, (n_boot, n_seeds))
+    weights = np.zeros((n_boot, n))
+    np.add.at(weights, (np.arange(n_boot)[:, None], index), 1.0)
+
+    def auroc(pair, w):
+        positive, negative = (np.asarray(h, dtype=np.float64) for h in pair)
+        return auroc_from_histograms(w @ positive, w @ negative)
+
+    ones = np.ones((1, n))
+    observed = [float(auroc(a, ones)[0] - auroc(b, ones)[0]) for a, b in zip(hists_a_per_seed, hists_b_per_seed)]
+    per_seed = np.stack([auroc(a, weights) - auroc(b, weights) for a, b in zip(hists_a_per_seed, hists_b_per_seed)])
+    return _summary(observed, per_seed, picked)

@@ -27,6 +27,9 @@ HEADERS = {
     "sen95": "SEN@95SPE",
 }
 PERCENT = {"f1", "acc", "sen", "spe", "bacc", "sen95"}  # shown in % like the paper
+#: The localisation table's columns (:mod:`benchbox.localisation`), where a dataset has masks.
+PIXEL = ("pixel_auroc", "aupro", "best_dice")
+HEADERS.update({"pixel_auroc": "P-AUROC", "aupro": "AUPRO@0.3", "best_dice": "Dice*"})
 
 
 def row_order() -> dict[str, int]:
@@ -103,8 +106,9 @@ def frame(records: list[dict], protocol: str = "test_best_f1") -> pd.DataFrame:
             row["sen95"] = r["metrics"].get("sen_at_95spe", math.nan)
             if math.isnan(row["sen95"]) and r.get("scores"):
                 row["sen95"] = sensitivity_at_specificity(r["scores"]["labels"], r["scores"]["scores"])
+            row.update({m: (r.get("pixel_metrics") or {}).get(m, math.nan) for m in PIXEL})
         rows.append(row)
-    df = pd.DataFrame(rows, columns=["dataset", "method", "base", "seed", "status", "requested", *METRICS])
+    df = pd.DataFrame(rows, columns=["dataset", "method", "base", "seed", "status", "requested", *METRICS, *PIXEL])
     return df.drop_duplicates(["dataset", "method", "seed"], keep="last")
 
 
@@ -113,7 +117,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame()
     ok = df[df.status == "ok"]
-    grouped = ok.groupby(["dataset", "method"])[list(METRICS)]
+    grouped = ok.groupby(["dataset", "method"])[[*METRICS, *PIXEL]]
     out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std"))
     counts = df.groupby(["dataset", "method"]).agg(
         n=("status", lambda s: int((s == "ok").sum())),
@@ -197,24 +201,43 @@ def rule_heading(rule: str) -> str:
     return f"Checkpoint {SELECTION_RULES[rule]}" if rule != "last" else "Checkpoint: the last epoch"
 
 
+def pixel_footnote() -> str:
+    return (
+        "Localisation, mean ± sample std (ddof=1) over seeds, on the test images with known masks "
+        "(normal images: all pixels negative): P-AUROC = pixel AUROC; AUPRO@0.3 = area under the "
+        "per-region overlap curve up to 30% false-positive rate, divided by 0.3 (MVTec AD / BMAD); "
+        "Dice* = the best Dice over thresholds, the threshold chosen on the test masks (optimistic, "
+        "as MedIAnomaly reports it)."
+    )
+
+
 def render(
-    records: list[dict], fmt: str = "markdown", protocol: str = "test_best_f1", rows: dict[str, str] | None = None
+    records: list[dict],
+    fmt: str = "markdown",
+    protocol: str = "test_best_f1",
+    rows: dict[str, str] | None = None,
+    level: str = "image",
 ) -> str:
     """``rows``: row label -> name to show, in the order to show them (an ablation table's
     rows as the paper names them); rows not in it are left out. Records of several checkpoint
-    rules give one table per rule, each headed by its rule (CSV: a ``checkpoint`` column)."""
+    rules give one table per rule, each headed by its rule (CSV: a ``checkpoint`` column).
+    ``level="pixel"``: the localisation table (:data:`PIXEL`) of the records that have one."""
+    if level == "pixel":
+        records = [r for r in records if r.get("pixel_metrics") or r.get("status") != "ok"]
+        if not any(r.get("pixel_metrics") for r in records):
+            return "no pixel-level results (no test split with masks, or no method with anomaly maps)\n"
     parts = by_rule(records)
     if fmt == "csv":
-        frames = [_render_one(part, fmt, protocol, rows, rule) for rule, part in parts.items()]
+        frames = [_render_one(part, fmt, protocol, rows, rule, level) for rule, part in parts.items()]
         frames = [f for f in frames if f is not None]
         if not frames:
             return "no results\n"
         return pd.concat(frames).to_csv(index=False, float_format="%.6g")
     if list(parts) in ([], ["last"]):
-        return _render_one(records, fmt, protocol, rows, "last")
+        return _render_one(records, fmt, protocol, rows, "last", level)
     texts = []
     for rule, part in parts.items():
-        text = _render_one(part, fmt, protocol, rows, rule)
+        text = _render_one(part, fmt, protocol, rows, rule, level)
         if fmt == "latex":
             texts.append(f"% {rule_heading(rule)}\n" + text.replace(r"\midrule", _latex_rule_row(text, rule), 1))
         else:
@@ -229,7 +252,8 @@ def _latex_rule_row(text: str, rule: str) -> str:
     )
 
 
-def _render_one(records, fmt, protocol, rows, rule):
+def _render_one(records, fmt, protocol, rows, rule, level="image"):
+    metrics = PIXEL if level == "pixel" else METRICS
     agg = aggregate(frame(records, protocol))
     if rows is not None and not agg.empty:
         agg = agg[agg.method.isin(rows)].copy()
@@ -240,18 +264,19 @@ def _render_one(records, fmt, protocol, rows, rule):
         if agg.empty:
             return None
         cols = ["dataset", "method", "checkpoint", "n", "n_failed", "n_diverged", "n_held", "requested"]
-        cols += [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+        cols += [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
         return agg.assign(checkpoint=SELECTION_RULES[rule])[cols]
     if agg.empty:
         return "no results\n"
     if fmt == "std":
         return (
-            wide(agg, std_only=True).to_markdown(disable_numparse=True)
+            wide(agg, metrics, std_only=True).to_markdown(disable_numparse=True)
             + "\n\nSample std (ddof=1) over seeds (Table II layout).\n"
         )
     if fmt == "latex":
-        return latex(agg)
-    return wide(agg).to_markdown(disable_numparse=True) + "\n\n" + footnote(protocol) + "\n"
+        return latex(agg, metrics)
+    note = pixel_footnote() if level == "pixel" else footnote(protocol)
+    return wide(agg, metrics).to_markdown(disable_numparse=True) + "\n\n" + note + "\n"
 
 
 #: Not bolded: each is one side of a threshold's trade-off, so its "best" is often a degenerate
@@ -259,13 +284,13 @@ def _render_one(records, fmt, protocol, rows, rule):
 TRADE_OFF = ("sen", "spe")
 
 
-def latex(agg: pd.DataFrame) -> str:
+def latex(agg: pd.DataFrame, metrics=METRICS) -> str:
     """booktabs table, best mean per column in bold (except SEN and SPE: :data:`TRADE_OFF`)."""
-    table = wide(agg)
+    table = wide(agg, metrics)
     multi = agg.dataset.nunique() > 1
     for ds in dict.fromkeys(agg.dataset):
         sub = agg[agg.dataset == ds].set_index("method")
-        for m in (m for m in METRICS if m not in TRADE_OFF):
+        for m in (m for m in metrics if m not in TRADE_OFF):
             if sub[f"{m}_mean"].notna().any():
                 best = sub[f"{m}_mean"].idxmax()
                 col = f"{ds} {HEADERS[m]}" if multi else HEADERS[m]

@@ -385,6 +385,20 @@ class TorchMethod(Method):
     def score(self, data: ImageSet) -> np.ndarray:
         return self.map_batches(data, self.score_batch).cpu().numpy().astype(np.float64)
 
+    def map_batch(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Optional: anomaly maps (n, S, S) of a batch in [-1, 1]. Default: where the method
+        reconstructs, the absolute residual |x − x̂| (averaged over channels), unsmoothed;
+        otherwise None (no map)."""
+        recon = self.reconstruct(x)
+        return None if recon is None else (x - recon).abs().mean(1)
+
+    def anomaly_maps(self, data: ImageSet) -> np.ndarray | None:
+        with torch.inference_mode():
+            self.nets_.eval()
+            if self.map_batch(self._input(data.images[:1].to(self.device_))) is None:
+                return None
+        return self.map_batches(data, self.map_batch).cpu().numpy()
+
     @torch.inference_mode()
     def artifacts(self, test: ImageSet, per_class: int = 2, max_latent: int = 500) -> dict:
         """Reconstructions of ``per_class`` test images of each class (where the method

@@ -5,9 +5,10 @@ from benchbox.hookspecs import hookimpl
 
 @hookimpl
 def benchbox_register_datasets(register):
-    from .folder import OCT, ChestXray, FolderDataset
+    from .folder import OCT, ChestXray, CovidQuEx, FolderDataset
+    from .medianomaly import MedIAnomaly
     from .medmnist import MedMNIST
     from .synthetic import Synthetic
 
-    for cls in (Synthetic, OCT, ChestXray, MedMNIST, FolderDataset):
+    for cls in (Synthetic, OCT, ChestXray, CovidQuEx, MedIAnomaly, MedMNIST, FolderDataset):
         register(cls)

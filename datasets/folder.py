@@ -23,12 +23,48 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from benchbox.contracts import Dataset, ImageSet
 from benchbox.digests import content_digests
 from benchbox.errors import DataError, ParamError
 
-from .imagefiles import list_images, load_cached
+from .imagefiles import IMAGE_SUFFIXES, list_images, load_cached, to_gray_uint8
+
+#: Where a class folder keeps its images and its masks in BMAD's (``img``, ``label``) and
+#: COVID-QU-Ex's (``images``, ``infection masks``) layouts.
+IMAGE_SUBFOLDERS = ("img", "images")
+MASK_SUBFOLDERS = ("label", "infection masks", "masks")
+
+
+def _same_stem(folder: Path, image: Path) -> Path:
+    """The file in ``folder`` named like ``image`` (any image suffix); the same name if none."""
+    if (folder / image.name).is_file():
+        return folder / image.name
+    return next((folder / f"{image.stem}{s}" for s in IMAGE_SUFFIXES if (folder / f"{image.stem}{s}").is_file()),
+                folder / image.name)  # fmt: skip
+
+
+def read_mask(file: Path, image: Path, image_size: int) -> np.ndarray:
+    """A binary mask file -> uint8 0/1 at ``image_size`` (nearest neighbour, so it stays binary).
+    Raises DataError naming the file when it is missing, not binary (two values, one of them 0),
+    or of another size than its image."""
+    if not file.is_file():
+        raise DataError(f"{image}: its mask {file} does not exist")
+    try:
+        with Image.open(file) as mask, Image.open(image) as picture:
+            if mask.size != picture.size:
+                raise DataError(f"{file}: mask of {mask.size[0]}×{mask.size[1]} pixels, but its image {image} is "
+                                f"{picture.size[0]}×{picture.size[1]}")  # fmt: skip
+            values = np.asarray(to_gray_uint8(mask))
+    except (UnidentifiedImageError, OSError) as error:
+        raise DataError(f"{file}: not a decodable mask ({type(error).__name__}: {error})") from None
+    levels = np.unique(values)
+    if len(levels) > 2 or levels[0] != 0 and len(levels) == 2:
+        shown = ", ".join(map(str, levels[:6])) + (" ..." if len(levels) > 6 else "")
+        raise DataError(f"{file}: not a binary mask (values {shown}; expected 0 and one other value)")
+    binary = Image.fromarray(((values > 0) * 255).astype(np.uint8), "L")
+    return (np.asarray(binary.resize((image_size, image_size), Image.Resampling.NEAREST)) > 0).astype(np.uint8)
 
 
 def _child(folder: Path, name: str) -> Path | None:
@@ -142,17 +178,52 @@ class FolderDataset(Dataset):
             listed[split] = self._list_split(split)
         return listed[split]
 
+    def split_dir(self, split: str) -> Path | None:
+        """The folder of a split (``train/``, ``test/``, ``val/``, any case)."""
+        return _child(self._root(), split)
+
     def _list_split(self, split: str) -> list[tuple[Path, str]]:
-        split_dir = _child(self._root(), split)
+        split_dir = self.split_dir(split)
         if split_dir is None:
             raise self.missing(f"no {split}/ folder in {self._root()}")
         items = []
         for folder in self.class_folders(split_dir):
             images = list_images(folder)
+            if not images:  # BMAD's <class>/img/, COVID-QU-Ex's <class>/images/
+                inner = next((f for f in map(lambda n: _child(folder, n), IMAGE_SUBFOLDERS) if f), None)
+                images = list_images(inner) if inner is not None else []
             if not images:
                 raise self.missing(f"class folder {folder} holds no images")
             items += [(p, folder.name.upper()) for p in images]
         return items
+
+    # -- ground-truth masks ----------------------------------------------------------------
+    def mask_source(self, path: Path, class_name: str) -> tuple[bool, Path | None]:
+        """(known, mask file) of one image: a normal image's mask is known and empty (None);
+        an anomalous image's is the file its layout names (MVTec AD:
+        ``ROOT/ground_truth/<class>/<name>_mask.png``; BMAD and COVID-QU-Ex: a mask folder
+        beside the image folder, same file name), else unknown (image level only)."""
+        if self.is_normal(class_name):
+            return True, None
+        for name in MASK_SUBFOLDERS:
+            if path.parent.name.lower() in IMAGE_SUBFOLDERS and (beside := _child(path.parent.parent, name)):
+                return True, _same_stem(beside, path)
+        truth = self.__dict__.setdefault("_ground_truth", [_child(self._root(), "ground_truth")])[0]
+        if truth is not None and (folder := _child(truth, path.parent.name)) is not None:
+            return True, folder / f"{path.stem}_mask.png"
+        return False, None
+
+    def _masks(self, items: list[tuple[Path, str]], image_size: int):
+        """(masks N×1×S×S uint8 0/1, known flags), or (None, None) where no anomalous image of
+        ``items`` has a mask in its layout."""
+        sources = [self.mask_source(p, c) for p, c in items]
+        if not any(file is not None for _, file in sources):
+            return None, None
+        masks = np.zeros((len(items), 1, image_size, image_size), dtype=np.uint8)
+        for i, ((image, _), (_, file)) in enumerate(zip(items, sources)):
+            if file is not None:
+                masks[i, 0] = read_mask(file, image, image_size)
+        return torch.from_numpy(masks), np.array([known for known, _ in sources], dtype=bool)
 
     def train_extra(self) -> list[tuple[Path, str]]:
         """Normal images added to training beyond train/ (chest X-ray: val/NORMAL)."""
@@ -241,7 +312,7 @@ class FolderDataset(Dataset):
         return hashlib.sha256(json.dumps(self._listing(val)).encode()).hexdigest()[:16]
 
     def split_protocol(self) -> str:
-        has_test = _child(self._root(), "test") is not None
+        has_test = self.split_dir("test") is not None
         if self._params["protocol"] == "official" and not has_test:
             raise self.missing(f"protocol=official needs a test/ folder in {self._root()}")
         if self._params["protocol"] == "auto":
@@ -275,12 +346,16 @@ class FolderDataset(Dataset):
         classes = [c for _, c in items]
         labels = np.array([0 if self.is_normal(c) else 1 for c in classes], dtype=np.int64)
         ids = [p.relative_to(root).as_posix() for p, _ in items]
-        return ImageSet(torch.from_numpy(images).unsqueeze(1), labels, classes, ids)
+        masks, known = self._masks(items, image_size) if labels.any() else (None, None)
+        return ImageSet(torch.from_numpy(images).unsqueeze(1), labels, classes, ids, masks, known)
 
     def fingerprint(self) -> str:
         """Every split's files: relative path, class and content digest (read once, then cached
         by path, size and mtime: :mod:`benchbox.digests`)."""
         listed = {split: self._listing(self.items(split)) for split in self.splits()}
+        masks = [f for split in self.splits() for p, c in self.items(split) if (f := self.mask_source(p, c)[1])]
+        if masks:  # only where a layout has masks, so that earlier keys stay as they were
+            listed["masks"] = self._listing([(f, "mask") for f in masks if f.is_file()])
         return hashlib.sha256(json.dumps(listed, sort_keys=True).encode()).hexdigest()[:16]
 
     def _listing(self, items: list[tuple[Path, str]]) -> list[tuple[str, str, str]]:
@@ -288,6 +363,9 @@ class FolderDataset(Dataset):
         root = self._root()
         digests = content_digests(root, [p for p, _ in items], self.cache_dir)
         return sorted((p.relative_to(root).as_posix(), c, d) for (p, c), d in zip(items, digests))
+
+    def file_digests(self, split: str) -> dict[str, str]:
+        return {path: digest for path, _, digest in self._listing(self.items(split))}
 
     def provenance(self) -> dict:
         record = {"protocol": self.split_protocol()}
@@ -348,3 +426,40 @@ class ChestXray(FolderDataset):
         if val is None:
             return []
         return [it for it in self.files("val") if self.is_normal(it[1])]
+
+
+class CovidQuEx(FolderDataset):
+    """COVID-QU-Ex chest X-rays (Tahir et al. 2021), its Infection Segmentation Data: trains on
+    ``Train/Normal``, tests on one split's Normal against COVID-19 (pixel masks of the
+    infection) and, with ``non_covid``, Non-COVID pneumonia (image level only: the dataset's
+    masks for it are blank by design, so they are never read)."""
+
+    name = "covid_qu_ex"
+    env_var = "BENCHBOX_COVID_QU_EX_ROOT"
+    params = {"normal_class": "Normal", "test_split": "val", "non_covid": False}
+    choices = {"test_split": ("val", "test")}
+    root_aliases = ("Infection Segmentation Data",)
+    known_classes = ("NORMAL", "COVID-19", "NON-COVID")
+    layout = (
+        "ROOT/[Infection Segmentation Data/]{Train,Val,Test}/{Normal,COVID-19,Non-COVID}/{images,infection masks}/*.png"
+    )
+    published = "Tahir et al., Computers in Biology and Medicine 139, 2021 (COVID-QU-Ex, Infection Segmentation Data)"
+
+    def split_dir(self, split: str) -> Path | None:
+        if split == "test":
+            return _child(self._root(), self.test_split)
+        if split == "val" and self.test_split == "val":
+            return None  # Val is the test split then
+        return _child(self._root(), split)
+
+    def val_is_separate(self) -> bool:
+        return self.test_split != "val"
+
+    def _list_split(self, split: str) -> list[tuple[Path, str]]:
+        items = super()._list_split(split)
+        return [it for it in items if self.non_covid or it[1] != "NON-COVID"]
+
+    def mask_source(self, path: Path, class_name: str) -> tuple[bool, Path | None]:
+        if class_name == "NON-COVID":
+            return False, None
+        return super().mask_source(path, class_name)

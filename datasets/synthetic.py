@@ -5,7 +5,8 @@ surface with a foveal pit (the inner layers dip where the fovea is), with per-im
 in position, tilt, pit, thickness, brightness and speckle noise. Anomalies are local and
 structural, like the OCT classes of the SALAD paper: DRUSEN lift the bright bottom layer (RPE)
 into a bump; FLUID is a dark pocket inside the retina. Nothing is read or downloaded; the same
-parameters always give the same pixels.
+parameters always give the same pixels. Every lesion's pixels are its ground-truth mask (pixel
+metrics).
 
 Real B-scans vary in position, tilt and foveal shape far more than a first version of this
 generator did (`position=0.06, tilt=0.12, fovea=false`): with that little variation the normal
@@ -52,14 +53,13 @@ def _normal_geometry(rng: np.random.Generator, n: int, size: int, position: floa
     return bounds
 
 
-def _render(bounds: np.ndarray, size: int, brightness: np.ndarray):
+def _layers(bounds: np.ndarray, size: int) -> np.ndarray:
+    """The layer each pixel lies in, (n, size, size)."""
     y = np.linspace(0.0, 1.0, size)[None, :, None]
-    n = len(bounds)
-    layer = np.zeros((n, size, size), dtype=np.int64)
+    layer = np.zeros((len(bounds), size, size), dtype=np.int64)
     for k in range(bounds.shape[1]):
         layer += (y >= bounds[:, k][:, None, :]).astype(np.int64)
-    image = _LAYER_LEVELS[layer] * brightness[:, None, None]
-    return image
+    return layer
 
 
 def generate(
@@ -72,10 +72,13 @@ def generate(
     tilt: float = 0.25,
     fovea: bool = True,
 ):
-    """Images (float 0..1, n×size×size) and class names, normal first, then lesions."""
+    """Images (float 0..1, n×size×size), class names (normal first, then lesions) and the
+    ground-truth masks (bool, n×size×size): the pixels a lesion changed, i.e. those whose layer
+    a drusen bump moved and those inside a fluid pocket."""
     rng = np.random.default_rng(seed)
     n = n_normal + n_drusen + n_fluid
     bounds = _normal_geometry(rng, n, size, position, tilt, fovea)
+    unchanged = bounds.copy()
     classes = ["NORMAL"] * n_normal + ["DRUSEN"] * n_drusen + ["FLUID"] * n_fluid
     x = np.linspace(0.0, 1.0, size)
     fluid = []
@@ -91,12 +94,16 @@ def generate(
             cy = float(np.interp(cx, x, (bounds[i, 0] + bounds[i, 3]) / 2))
             fluid.append((i, cx, cy, rng.uniform(0.10, 0.18), rng.uniform(0.05, 0.08)))
     brightness = rng.uniform(0.8, 1.15, n)
-    images = _render(bounds, size, brightness)
+    layer = _layers(bounds, size)
+    images = _LAYER_LEVELS[layer] * brightness[:, None, None]
+    masks = layer != _layers(unchanged, size)
     yy, xx = np.meshgrid(np.linspace(0, 1, size), np.linspace(0, 1, size), indexing="ij")
     for i, cx, cy, rx, ry in fluid:
-        images[i][((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0] = 0.05
+        pocket = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+        images[i][pocket] = 0.05
+        masks[i] |= pocket
     images = images + rng.normal(0.0, 0.04, images.shape)  # speckle-like noise
-    return np.clip(images, 0.0, 1.0), classes
+    return np.clip(images, 0.0, 1.0), classes, masks
 
 
 class Synthetic(Dataset):
@@ -139,7 +146,7 @@ class Synthetic(Dataset):
         total = {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
         n_anomalous = 0 if split == "train" else max(2, int(round(total * self.anomaly_share)))
         n_drusen = n_anomalous // 2
-        images, classes = generate(
+        images, classes, masks = generate(
             total - n_anomalous,
             n_drusen,
             n_anomalous - n_drusen,
@@ -152,4 +159,5 @@ class Synthetic(Dataset):
         pixels = torch.from_numpy(np.round(images * 255).astype(np.uint8)).unsqueeze(1)
         labels = np.array([c != "NORMAL" for c in classes], dtype=np.int64)
         ids = [f"{split}/{c}/{i:05d}" for i, c in enumerate(classes)]
-        return ImageSet(pixels, labels, classes, ids)
+        masks = torch.from_numpy(masks.astype(np.uint8)).unsqueeze(1)
+        return ImageSet(pixels, labels, classes, ids, masks)

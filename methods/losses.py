@@ -59,6 +59,17 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 
     return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
 
 
+def ssim_residual_map(x: torch.Tensor, y: torch.Tensor, window: int = 11) -> torch.Tensor:
+    """1 − SSIM(x, y) at every pixel, (n, S, S), channels averaged: the 'valid' map of
+    :func:`ssim_map` padded to the input's size by repeating its border values (the window's
+    centre sits on each valid position; the border half-window has no full window)."""
+    residual = (1.0 - ssim_map(x, y, window)).mean(1, keepdim=True)
+    top = (x.shape[-2] - residual.shape[-2]) // 2
+    left = (x.shape[-1] - residual.shape[-1]) // 2
+    pad = (left, x.shape[-1] - residual.shape[-1] - left, top, x.shape[-2] - residual.shape[-2] - top)
+    return F.pad(residual, pad, mode="replicate")[:, 0]
+
+
 def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11) -> torch.Tensor:
     """Mean SSIM per image: shape (N,)."""
     return ssim_map(x, y, window).flatten(1).mean(1)

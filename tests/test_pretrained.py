@@ -81,7 +81,7 @@ def test_patch_models_find_the_synthetic_lesions(data, cls, bar):
 def test_the_coreset_is_the_papers_while_it_fits_one_chunk_and_bounded_beyond(data):
     train, test = data
     whole = PatchCore(coreset_ratio=0.05).fit(train)
-    patches = torch.cat([p.flatten(0, 1) for p in whole._patches(train)])
+    patches = torch.cat([p.flatten(0, 1) for p, _ in whole._patches(train)])
     generator = torch.Generator().manual_seed(0)
     projection = torch.randn(patches.shape[1], 128, generator=generator)
     expected = patches[greedy_coreset(patches @ projection, round(0.05 * len(patches)), generator)]

@@ -45,6 +45,12 @@ class PixelPCA(Method):
         recon = self.pca_.inverse_transform(self.pca_.transform(x))
         return ((x - recon) ** 2).mean(1)
 
+    def anomaly_maps(self, data: ImageSet) -> np.ndarray:
+        """The squared residual of the reconstruction at each pixel (the score is its mean)."""
+        x = pixels(data.images)
+        recon = self.pca_.inverse_transform(self.pca_.transform(x))
+        return ((x - recon) ** 2).reshape(data.images.shape[0], *data.images.shape[-2:]).astype(np.float32)
+
 
 class PixelKNN(Method):
     """Distance to the nearest normal training images; score = mean Euclidean distance to the
@@ -64,6 +70,14 @@ class PixelKNN(Method):
         x = pixels(data.images)
         distances, _ = self.index_.kneighbors(x)
         return distances.mean(1) / np.sqrt(x.shape[1])
+
+    def anomaly_maps(self, data: ImageSet) -> np.ndarray:
+        """|x − n| at each pixel, averaged over the ``k`` nearest training images n."""
+        x = pixels(data.images)
+        _, index = self.index_.kneighbors(x)
+        train = self.index_._fit_X
+        maps = np.stack([np.abs(x[i] - train[index[i]]).mean(0) for i in range(len(x))])
+        return maps.reshape(data.images.shape[0], *data.images.shape[-2:]).astype(np.float32)
 
 
 STATISTICS = {

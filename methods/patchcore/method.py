@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import gaussian_filter
 
 from benchbox.contracts import ImageSet
 
@@ -34,6 +35,9 @@ def greedy_coreset(features: torch.Tensor, count: int, generator: torch.Generato
         chosen[k] = torch.argmax(nearest)
         torch.minimum(nearest, squared_distances(chosen[k]), out=nearest)
     return chosen
+
+
+MAP_SIGMA = 4.0  # the paper's Gaussian smoothing of the upsampled segmentation map, in pixels
 
 
 class PatchCore(FrozenFeatures):
@@ -65,7 +69,7 @@ class PatchCore(FrozenFeatures):
         self.load_backbone()
         generator = torch.Generator().manual_seed(self.seed)
         projection, kept, pending, size = None, [], [], 0
-        for patches in self._patches(train):
+        for patches, _ in self._patches(train):
             flat = patches.flatten(0, 1)
             if projection is None:
                 projection = torch.randn(flat.shape[1], self.projection_dim, generator=generator)
@@ -91,7 +95,7 @@ class PatchCore(FrozenFeatures):
 
     @torch.inference_mode()
     def _patches(self, data: ImageSet):
-        """Per batch: patch features (n, H·W, D) of the images, as in Section 3.1."""
+        """Per batch: patch features (n, H·W, D) of the images, as in Section 3.1, and (H, W)."""
         for start in range(0, len(data), self.batch_size):
             maps = self.backbone_(data.images[start : start + self.batch_size].to(self.device_))
             maps = [F.avg_pool2d(m, self.neighbourhood, 1, self.neighbourhood // 2) for m in maps]
@@ -103,22 +107,38 @@ class PatchCore(FrozenFeatures):
             features = torch.cat(maps, 1).flatten(2).transpose(1, 2)  # (n, H·W, C)
             if features.shape[-1] > self.feature_dim:
                 features = F.adaptive_avg_pool1d(features, self.feature_dim)
-            yield features
+            yield features, tuple(size)
+
+    def _nearest(self, data: ImageSet):
+        """Per image: the nearest bank distance of each patch (P,), the bank index of each
+        patch's nearest (P,), the patch features (P, D), and the patch grid (H, W)."""
+        for patches, size in self._patches(data):
+            for image in patches:  # (P, D)
+                nearest, index = torch.cdist(image, self.memory_).min(1)
+                yield nearest, index, image, size
 
     @torch.inference_mode()
     def score(self, data: ImageSet) -> np.ndarray:
         scores = []
-        for patches in self._patches(data):
-            for image in patches:  # (P, D)
-                distances = torch.cdist(image, self.memory_)  # (P, M)
-                nearest, index = distances.min(1)
-                worst = torch.argmax(nearest)
-                score = nearest[worst]
-                b = min(self.reweight_neighbours, len(self.memory_) - 1)
-                if b > 0:  # eq. 7: less weight where the nearest bank patch sits in a dense region
-                    anchor = self.memory_[index[worst]]
-                    neighbours = torch.cdist(anchor[None], self.memory_)[0].topk(b + 1, largest=False).indices
-                    to_neighbours = torch.cdist(image[worst][None], self.memory_[neighbours])[0]
-                    score = (1 - torch.softmax(to_neighbours, 0)[0]) * score
-                scores.append(float(score))
+        for nearest, index, image, _ in self._nearest(data):
+            worst = torch.argmax(nearest)
+            score = nearest[worst]
+            b = min(self.reweight_neighbours, len(self.memory_) - 1)
+            if b > 0:  # eq. 7: less weight where the nearest bank patch sits in a dense region
+                anchor = self.memory_[index[worst]]
+                neighbours = torch.cdist(anchor[None], self.memory_)[0].topk(b + 1, largest=False).indices
+                to_neighbours = torch.cdist(image[worst][None], self.memory_[neighbours])[0]
+                score = (1 - torch.softmax(to_neighbours, 0)[0]) * score
+            scores.append(float(score))
         return np.asarray(scores, dtype=np.float64)
+
+    @torch.inference_mode()
+    def anomaly_maps(self, data: ImageSet) -> np.ndarray:
+        """(N, S, S): each patch's nearest bank distance on the patch grid, upsampled (bilinear)
+        to the input's size and smoothed by a Gaussian of σ = 4 pixels (Section 3.3)."""
+        size = tuple(data.images.shape[-2:])
+        maps = []
+        for nearest, _, _, grid in self._nearest(data):
+            upsampled = F.interpolate(nearest.reshape(1, 1, *grid), size, mode="bilinear", align_corners=False)
+            maps.append(gaussian_filter(upsampled[0, 0].cpu().numpy(), MAP_SIGMA))
+        return np.stack(maps).astype(np.float32)

@@ -11,7 +11,7 @@ import torch
 from benchbox.training import TorchMethod
 
 from ..backbone import BackboneParams
-from ..losses import ssim
+from ..losses import ssim, ssim_residual_map
 from .model import SSL_MODES, SALADNets
 from .perturb import perturb
 
@@ -158,3 +158,11 @@ class SALAD(BackboneParams, TorchMethod):
         if kind == "image":  # A_I = |x_t − x̂_t|
             return (x - x_hat).abs().flatten(1).mean(1)
         return (z_t - nets.encoder(x_hat)).abs().mean(1)  # A_F = |z_t − ẑ_t|
+
+    def map_batch(self, x):
+        # The image branch's residual, in the measure it is trained with (L_str: SSIM; else L1):
+        # the paper draws no maps, and its feature scores have no spatial layout to map.
+        x_hat = self.reconstruct(x)
+        if self.image_loss == "ssim":
+            return ssim_residual_map(x, x_hat, self.ssim_window)
+        return (x - x_hat).abs().mean(1)

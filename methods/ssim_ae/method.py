@@ -2,7 +2,7 @@
 SSIM residual map, 1 − SSIM(x, x̂) at each window position, averaged over the image."""
 
 from ..ae.method import AE
-from ..losses import ssim_map
+from ..losses import ssim_map, ssim_residual_map
 
 
 class SSIMAE(AE):
@@ -22,3 +22,6 @@ class SSIMAE(AE):
 
     def score_batch(self, x):
         return (1.0 - ssim_map(x, self.reconstruct(x), self.ssim_window)).flatten(1).mean(1)
+
+    def map_batch(self, x):
+        return ssim_residual_map(x, self.reconstruct(x), self.ssim_window)

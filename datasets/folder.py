@@ -67,6 +67,16 @@ def read_mask(file: Path, image: Path, image_size: int) -> np.ndarray:
     return (np.asarray(binary.resize((image_size, image_size), Image.Resampling.NEAREST)) > 0).astype(np.uint8)
 
 
+def locate(root: Path | None, env_var: str | None, has_data, lacking: str) -> tuple[str, bool]:
+    """A dataset's ``location()``: where its data is looked for, and whether ``has_data(root)``."""
+    if root is None:
+        return (f"no --data-root given, and ${env_var} is not set", False)
+    if not root.exists():
+        return (f"{root} does not exist", False)
+    found = has_data(root)
+    return (str(root) if found else f"{root} has {lacking}", found)
+
+
 def _child(folder: Path, name: str) -> Path | None:
     """The sub-folder of ``folder`` called ``name``, ignoring case."""
     if not folder.is_dir():
@@ -109,13 +119,7 @@ class FolderDataset(Dataset):
         return base
 
     def location(self):
-        root = self.root()
-        if root is None:
-            return (f"no --data-root given, and ${self.env_var} is not set", False)
-        if not root.exists():
-            return (f"{root} does not exist", False)
-        found = _child(root, "train") is not None
-        return (str(root) if found else f"{root} has no train/ folder", found)
+        return locate(self.root(), self.env_var, lambda root: _child(root, "train") is not None, "no train/ folder")
 
     def missing(self, what: str) -> DataError:
         return DataError(f"dataset {self.name!r}: {what}. Expected layout: {self.layout}. Published: {self.published}.")

@@ -25,7 +25,7 @@ from benchbox.contracts import Dataset, ImageSet
 from benchbox.digests import content_digests
 from benchbox.errors import DataError, ParamError
 
-from .folder import _child, _same_stem, read_mask
+from .folder import _child, _same_stem, locate, read_mask
 from .imagefiles import load_cached
 
 MASK_FOLDERS = ("annotations", "masks")
@@ -46,13 +46,7 @@ class MedIAnomaly(Dataset):
         return Path(given).expanduser() if given else None
 
     def location(self):
-        root = self.root()
-        if root is None:
-            return (f"no --data-root given, and ${self.env_var} is not set", False)
-        if not root.exists():
-            return (f"{root} does not exist", False)
-        found = (root / "data.json").is_file()
-        return (str(root) if found else f"{root} has no data.json", found)
+        return locate(self.root(), self.env_var, lambda root: (root / "data.json").is_file(), "no data.json")
 
     def _fail(self, what: str) -> DataError:
         return DataError(f"dataset 'medianomaly': {what}. Expected layout: {self.layout}. Published: {self.published}.")

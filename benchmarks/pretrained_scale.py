@@ -22,22 +22,30 @@ from pathlib import Path
 METHODS = {"patchcore": {"coreset_ratio": 0.01}, "padim": {}}
 
 
-def one(method: str, size: int, image_size: int, n_test: int, overrides: dict) -> dict:
-    """In this process: generate, fit, score; the numbers of one row."""
+def generated_train(size: int, image_size: int):
+    """``size`` normal images of the synthetic generator, made 500 at a time so that its float
+    arrays do not set the process's peak memory."""
     import numpy as np
     import torch
 
     from benchbox.contracts import ImageSet
     from benchbox.datasets.synthetic import Synthetic
+
+    parts = [Synthetic(n_train=min(500, size - start), seed=start).load("train", image_size)
+             for start in range(0, size, 500)]  # fmt: skip
+    return ImageSet(torch.cat([p.images for p in parts]), np.zeros(size, np.int64), ["NORMAL"] * size,
+                    [f"{i}" for i in range(size)])  # fmt: skip
+
+
+def one(method: str, size: int, image_size: int, n_test: int, overrides: dict) -> dict:
+    """In this process: generate, fit, score; the numbers of one row."""
+    import torch
+
+    from benchbox.datasets.synthetic import Synthetic
     from benchbox.execute import device_description
     from benchbox.plugins import Plugins
 
-    # Generated 500 at a time, so that the generator's float arrays do not set the peak.
-    parts = [Synthetic(n_train=min(500, size - start), seed=start).load("train", image_size)
-             for start in range(0, size, 500)]  # fmt: skip
-    train = ImageSet(torch.cat([p.images for p in parts]), np.zeros(size, np.int64), ["NORMAL"] * size,
-                     [f"{i}" for i in range(size)])  # fmt: skip
-    del parts
+    train = generated_train(size, image_size)
     test = Synthetic(n_test=n_test).load("test", image_size)
     cls = Plugins(load_entry_points=False).methods.get(method)
     model = cls(**{**METHODS[method], **overrides})

@@ -99,3 +99,17 @@ def test_padim_gaussians_are_the_sample_mean_and_covariance(data):
     np.testing.assert_allclose(method.mean_[position].numpy(), x[position].mean(0), rtol=1e-5, atol=1e-6)
     covariance = np.cov(x[position], rowvar=False) + 0.01 * np.eye(8)
     np.testing.assert_allclose(method.precision_[position].numpy(), np.linalg.inv(covariance), rtol=1e-3, atol=1e-3)
+
+
+def test_patchcore_maps_after_scoring_reuse_its_nearest_search_and_equal_a_fresh_one(data, monkeypatch):
+    train, test = data
+    model = PatchCore(coreset_ratio=0.05).fit(train)
+    fresh = model.anomaly_maps(test)  # nothing scored yet: searches
+    searches = []
+    search = model._nearest
+    monkeypatch.setattr(model, "_nearest", lambda d: searches.append(d) or search(d))
+    model.score(test)
+    np.testing.assert_allclose(model.anomaly_maps(test), fresh, rtol=1e-6)
+    assert searches == [test]  # score's search only
+    other = test.subset(np.arange(8))
+    assert model.anomaly_maps(other).shape == (8, 32, 32) and searches[-1] is other  # other images: searched

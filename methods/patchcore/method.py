@@ -119,8 +119,9 @@ class PatchCore(FrozenFeatures):
 
     @torch.inference_mode()
     def score(self, data: ImageSet) -> np.ndarray:
-        scores = []
-        for nearest, index, image, _ in self._nearest(data):
+        scores, grids = [], []
+        for nearest, index, image, grid in self._nearest(data):
+            grids.append(nearest.reshape(grid))
             worst = torch.argmax(nearest)
             score = nearest[worst]
             b = min(self.reweight_neighbours, len(self.memory_) - 1)
@@ -130,6 +131,8 @@ class PatchCore(FrozenFeatures):
                 to_neighbours = torch.cdist(image[worst][None], self.memory_[neighbours])[0]
                 score = (1 - torch.softmax(to_neighbours, 0)[0]) * score
             scores.append(float(score))
+        # anomaly_maps of the same images reuses these: the nearest search is most of scoring.
+        self._scored = (data, grids)
         return np.asarray(scores, dtype=np.float64)
 
     @torch.inference_mode()
@@ -137,8 +140,13 @@ class PatchCore(FrozenFeatures):
         """(N, S, S): each patch's nearest bank distance on the patch grid, upsampled (bilinear)
         to the input's size and smoothed by a Gaussian of σ = 4 pixels (Section 3.3)."""
         size = tuple(data.images.shape[-2:])
+        scored, self._scored = getattr(self, "_scored", None), None
+        if scored is not None and scored[0] is data:
+            grids = scored[1]
+        else:
+            grids = (nearest.reshape(grid) for nearest, _, _, grid in self._nearest(data))
         maps = []
-        for nearest, _, _, grid in self._nearest(data):
-            upsampled = F.interpolate(nearest.reshape(1, 1, *grid), size, mode="bilinear", align_corners=False)
+        for nearest in grids:
+            upsampled = F.interpolate(nearest[None, None], size, mode="bilinear", align_corners=False)
             maps.append(gaussian_filter(upsampled[0, 0].cpu().numpy(), MAP_SIGMA))
         return np.stack(maps).astype(np.float32)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -199,6 +201,11 @@ class Dataset(Configurable):
         super().__init__(**kwargs)
         self.data_root = data_root
         self.cache_dir = cache_dir
+
+    def given_root(self) -> Path | None:
+        """Where the user said the data is: ``data_root``, else ``$env_var``; None if neither."""
+        given = self.data_root or (os.environ.get(self.env_var) if self.env_var else None)
+        return Path(given).expanduser() if given else None
 
     def splits(self) -> list[str]:
         """Splits this dataset can load, e.g. ``["train", "test", "val"]``."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
@@ -109,10 +108,9 @@ class FolderDataset(Dataset):
     root_aliases: tuple[str, ...] = ()
 
     def root(self) -> Path | None:
-        given = self.data_root or (os.environ.get(self.env_var) if self.env_var else None)
-        if not given:
+        base = self.given_root()
+        if base is None:
             return None
-        base = Path(given).expanduser()
         for candidate in [base, *(base / a for a in self.root_aliases)]:
             if _child(candidate, "train") is not None:
                 return candidate

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -42,8 +41,7 @@ class MedIAnomaly(Dataset):
     published = "MedIAnomaly, Cai et al., Medical Image Analysis 2025 (its data.json per dataset)"
 
     def root(self) -> Path | None:
-        given = self.data_root or os.environ.get(self.env_var)
-        return Path(given).expanduser() if given else None
+        return self.given_root()
 
     def location(self):
         return locate(self.root(), self.env_var, lambda root: (root / "data.json").is_file(), "no data.json")

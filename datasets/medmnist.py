@@ -4,7 +4,6 @@ file with a ``normal_label``. Keys ``{train,val,test}_{images,labels}``; sizes 2
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +32,7 @@ class MedMNIST(Dataset):
     layout = "an .npz file with train_images, train_labels, test_images, test_labels[, val_*]"
 
     def path(self) -> Path | None:
-        given = self.data_root or os.environ.get(self.env_var)
-        return Path(given).expanduser() if given else None
+        return self.given_root()
 
     def location(self):
         path = self.path()

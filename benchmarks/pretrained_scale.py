@@ -5,6 +5,7 @@ generator; the backbone's weights are the real ones, the timing does not depend 
 Each (method, size) runs in a fresh process, so that its peak resident memory is its own:
 
     python benchmarks/pretrained_scale.py --sizes 1000,4000 --out benchmarks/results-pretrained
+    python benchmarks/pretrained_scale.py --sizes 16000,26000 --methods patchcore   # adds rows
 
 Run it alone: on 2 cores anything else running changes the times.
 """
@@ -86,18 +87,27 @@ def main(argv=None) -> None:
         overrides = {k: float(v) for k, v in (item.split("=", 1) for item in args.set)}
         print(json.dumps(one(args.one[0], int(args.one[1]), args.image_size, args.n_test, overrides)))
         return
-    rows = []
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "results.json" if not args.set else "results-" + "-".join(args.set).replace("=", "") + ".json"
+    path = out / name
+    rows = json.loads(path.read_text()) if path.exists() else []
     for size in (int(s) for s in args.sizes.split(",")):
         for method in args.methods.split(","):
             command = [sys.executable, __file__, "--one", method, str(size), "--image-size", str(args.image_size),
                        "--n-test", str(args.n_test), *(f"--set={item}" for item in args.set)]  # fmt: skip
             done = subprocess.run(command, capture_output=True, text=True, check=True)
-            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(json.dumps(rows[-1]), flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = "results.json" if not args.set else "results-" + "-".join(args.set).replace("=", "") + ".json"
-    (out / name).write_text(json.dumps(rows, indent=1) + "\n")
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            print(json.dumps(row), flush=True)
+            # Each row is written as it finishes, replacing an earlier run of the same row: a run of
+            # the large sizes adds to the committed small ones, and a killed run keeps its rows.
+            rows = [r for r in rows if _row_id(r) != _row_id(row)] + [row]
+            rows.sort(key=lambda r: (r["train_images"], r["method"]))
+            path.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+def _row_id(row: dict) -> tuple:
+    return row["method"], row["train_images"], row["image_size"], json.dumps(row["params"], sort_keys=True)
 
 
 if __name__ == "__main__":

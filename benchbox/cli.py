@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import BenchboxError
 from .experiment import DIMENSIONS, RunSettings
@@ -24,13 +26,23 @@ class UserMistake(click.ClickException):
 
 
 class BenchboxGroup(click.Group):
-    """Turns user mistakes (BenchboxError) into a :class:`UserMistake`."""
+    """Turns user mistakes (BenchboxError) into a :class:`UserMistake`, and warnings into one
+    line each in benchbox's words (not Python's ``file:line: UserWarning:``)."""
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except BenchboxError as error:
-            raise UserMistake(str(error)) from None
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except BenchboxError as error:
+                raise UserMistake(str(error)) from None
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, UserWarning):
+        err.print(f"[yellow]warning[/yellow] {escape(str(message))}")
+    else:  # a library's deprecation and the like: as Python shows it
+        err.print(warnings.formatwarning(message, category, filename, lineno, line).rstrip(), markup=False)
 
 
 @click.group(cls=BenchboxGroup)
@@ -46,7 +58,7 @@ def get_plugins():
     plugins.methods, plugins.datasets  # noqa: B018  (building them finds a plugin whose hook fails)
     if not getattr(plugins, "_reported", False):
         for line in plugins.broken_lines():
-            err.print(f"[yellow]{line}[/yellow]")
+            err.print(f"[yellow]{escape(line)}[/yellow]")
         plugins._reported = True
     return plugins
 
@@ -82,23 +94,54 @@ def _note_unselectable(cells, dimensions) -> None:
         return
     plain = sorted({c.label for c in cells if "select" not in c.experiment.dimensions})
     if plain:
-        err.print(f"[dim]{', '.join(plain)}: no epochs to choose from; run as --select last[/dim]")
+        err.print(f"[dim]{escape(', '.join(plain))}: no epochs to choose from; run as --select last[/dim]")
 
 
-def _warn_leaks(cells, store, plugins) -> None:
-    """Before anything trains: the leak audit of each dataset that has cells to run."""
-    from .execute import DataCache
+def _before_training(cells, finished, data) -> None:
+    """Before anything trains: a note where finished results were made by other code; for
+    each dataset that has cells to run, every split's files (each bad file of every split in
+    one message), then the leak audit. The splits stay in ``data`` for the run."""
+    from .errors import DataError
     from .leaks import describe
 
-    data, seen = DataCache(plugins), set()
-    for cell in cells:
-        key = DataCache._key(cell, "leaks")
-        if key in seen or store.status(store.path(cell)) == "ok":
-            continue
-        seen.add(key)
+    _note_changed_code(finished.values(), data.plugins)
+    datasets = {data.key(cell, "leaks"): cell for cell in cells}.values()
+    problems = []
+    for cell in datasets:
+        for split in data.dataset(cell).splits():
+            try:
+                data.split(cell, split)
+            except DataError as error:
+                problems.append(f"{cell.dataset}, split {split}: {error}")
+    if problems:
+        raise DataError("\n".join(problems))
+    for cell in datasets:
         warning = describe(cell.dataset, "test", data.leak_audit(cell))
         if warning:
-            err.print(f"[yellow]warning[/yellow] {warning}")
+            err.print(f"[yellow]warning[/yellow] {escape(warning)}")
+
+
+def _note_changed_code(records, plugins) -> None:
+    """One line per method or dataset whose installed code differs from the code its reused
+    results were made with. A note, not part of the key: published results stay reusable
+    across harmless edits (a comment, a refactor); an edit that changes results says so by
+    raising the method's ``revision``, which is in every key."""
+    from .plugins import source_digest
+
+    changed: dict[tuple[str, str], int] = {}
+    for record in records:
+        for kind, registry in (("method", plugins.methods), ("dataset", plugins.datasets)):
+            name, made_by = record[kind], (record.get("code") or {}).get(kind)
+            if made_by and name in registry and made_by != source_digest(registry.get(name)):
+                changed[kind, name] = changed.get((kind, name), 0) + 1
+    for (kind, name), n in sorted(changed.items()):
+        err.print(
+            f"[yellow]note[/yellow] {kind} {name}: the installed code differs from the code {n} finished "
+            f"result{'s' if n > 1 else ''} here {'were' if n > 1 else 'was'} made with; they are reused as they "
+            f"are. If the change alters results, pass --force to recompute them"
+            + (", or raise the method's revision (part of every key)" if kind == "method" else ""),
+            highlight=False,
+        )
 
 
 def _int_list(ctx, param, value):
@@ -169,6 +212,11 @@ def _int_list(ctx, param, value):
 )
 @click.option("--force", is_flag=True, help="Recompute cells whose results already exist.")
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List the cells the command would run, resume from a checkpoint or skip as done; load no data, train nothing.",
+)
+@click.option(
     "--checkpoint-every",
     default="1",
     show_default=True,
@@ -227,6 +275,7 @@ def run(
     preset_name,
     grid_file,
     force,
+    dry_run,
     checkpoint_every,
     deterministic,
     executor,
@@ -239,88 +288,117 @@ def run(
     **settings,
 ):
     """Run the grid methods × datasets × seeds; finished cells are skipped on re-run."""
-    from . import grids
-    from .execute import base_record
+    from .checkpoints import Cadence
+    from .execute import DataCache
     from .plan import plan
-    from .progress import RichProgress
-    from .runner import run_grid
-    from .stopping import StopRequests
     from .store import ResultStore
-    from .tables import render
 
-    plugins = get_plugins()
-    dimensions = {dim.name: settings.pop(dim.name) for dim in DIMENSIONS}
+    # The refusals that need nothing loaded come first.
     if jobs > 1 and executor == "ray":
         raise click.UsageError(
             "--jobs runs cells in worker processes on this machine; with --executor ray, "
             "Ray packs cells instead: give --gpus-per-run 0.25 (four cells per GPU) "
             "and --cpus-per-run"
         )
-    if grid_name or preset_name:
-        config = grids.load(grid_file, plugins)
-        if grid_name and methods:
-            raise click.UsageError("give either --methods or --grid, not both")
-        if grid_name:
-            methods = ",".join(grids.grid(config, grid_name))
-        if preset_name:
-            values = grids.preset(config, preset_name)
-            explicit = {
-                name
-                for name in ("seeds", "image_size", "epochs", "batch_size")
-                if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
-            }
-            seeds = seeds if "seeds" in explicit else values.get("seeds", seeds)
-            image_size = image_size if "image_size" in explicit else values.get("image_size", image_size)
-            for name in ("epochs", "batch_size"):
-                if name not in explicit:
-                    settings[name] = values.get(name, settings[name])
-    # No --methods: the `default` grid, not every registered method (an installed plugin, or a
-    # method that needs a file such as PatchCore's weights, is run by naming it).
-    entries = split_entries(methods) if methods else grids.grid(grids.load(grid_file, plugins), "default")
-    cells = plan(
-        plugins,
-        entries,
-        split_entries(datasets),
-        seeds,
-        image_size=image_size,
-        overrides=[parse_assignment(p) for p in params],
-        data_root=data_root,
-        cache_dir=cache_dir,
-        dimensions=dimensions,
-        **settings,
-    )
+    if grid_name and methods:
+        raise click.UsageError("give either --methods or --grid, not both")
+    cadence = Cadence.parse(checkpoint_every)
+    if not dry_run:
+        _check_writable(Path(results_dir))
+    plugins = get_plugins()
+    dimensions = {dim.name: settings.pop(dim.name) for dim in DIMENSIONS}
+    entries, seeds, image_size = _grid_and_preset(ctx, plugins, methods, grid_name, preset_name, grid_file,
+                                                  seeds, image_size, settings)  # fmt: skip
+    cells = plan(plugins, entries, split_entries(datasets), seeds, image_size=image_size,
+                 overrides=[parse_assignment(p) for p in params], data_root=data_root, cache_dir=cache_dir,
+                 dimensions=dimensions, **settings)  # fmt: skip
     _note_unselectable(cells, dimensions)
     store = ResultStore(results_dir)
-    _warn_leaks(cells, store, plugins)
-    _check_writable(Path(results_dir))
+    if dry_run:
+        return _dry_run(cells, store, force)
+    _set_up_torch(threads, deterministic)
+    data = DataCache(plugins)  # the audit's splits are the run's (in this process)
+    runner = _executor(executor, data, jobs, threads, ray_address, cpus_per_run, gpus_per_run, max_retries)
+    summary = _run_grid(cells, plugins, store, data, runner, force, cadence, results_dir)
+    _summarise(summary, store, plugins, results_dir)
+
+
+def _dry_run(cells, store, force) -> None:
+    """What the command would do with each cell, one line each on stdout."""
+    from .runner import pending
+
+    todo, _ = pending(cells, store, force)
+    to_run = {c.key for c in todo}
+    counts = {"run": 0, "resume": 0, "skip": 0}
+    for cell in cells:
+        if cell.key not in to_run:
+            what = "skip"
+        else:
+            what = "resume" if store.checkpoint_path(store.path(cell)).exists() else "run"
+        counts[what] += 1
+        click.echo(f"{what}\t{cell.label} · {cell.dataset} · seed {cell.seed}\t{store.path(cell)}")
+    err.print(
+        f"dry run: {counts['run']} to run, {counts['resume']} to resume from a checkpoint, "
+        f"{counts['skip']} already done; nothing was loaded or trained"
+    )
+
+
+def _grid_and_preset(ctx, plugins, methods, grid_name, preset_name, grid_file, seeds, image_size, settings):
+    """The method entries (``--methods``, ``--grid``, else the ``default`` grid) and the
+    preset's protocol under the options given on the command line."""
+    from . import grids
+
+    config = plugins.grid_config(grid_file)
+    if preset_name:
+        values = grids.preset(config, preset_name)
+        given = lambda name: ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE  # noqa: E731
+        seeds = seeds if given("seeds") else values.get("seeds", seeds)
+        image_size = image_size if given("image_size") else values.get("image_size", image_size)
+        for name in ("epochs", "batch_size"):
+            if not given(name):
+                settings[name] = values.get(name, settings[name])
+    # No --methods: the `default` grid, not every registered method (an installed plugin, or a
+    # method that needs a file such as PatchCore's weights, is run by naming it).
+    if methods:
+        return split_entries(methods), seeds, image_size
+    return grids.grid(config, grid_name or "default"), seeds, image_size
+
+
+def _set_up_torch(threads, deterministic) -> None:
     if threads:
         import torch
 
-        torch.set_num_threads(threads)  # this process's cells; --jobs workers are told below
+        torch.set_num_threads(threads)  # this process's cells; --jobs workers are told by their executor
     if deterministic:
         from .training import use_deterministic_algorithms
 
         use_deterministic_algorithms()
+
+
+def _executor(kind, data, jobs, threads, ray_address, cpus_per_run, gpus_per_run, max_retries):
+    if kind == "ray":
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(ray_address, cpus_per_run, gpus_per_run, max_retries)
+    if jobs > 1:
+        from .pool_executor import PoolExecutor
+
+        return PoolExecutor(jobs, threads)
+    from .executors import LocalExecutor
+
+    return LocalExecutor(data)
+
+
+def _run_grid(cells, plugins, store, data, executor, force, cadence, results_dir):
+    """The grid, the checks of its data first; a stop keeps every finished result and says how to resume."""
+    from .progress import RichProgress
+    from .runner import run_grid
+    from .stopping import StopRequests
+
     try:
-        runner_executor = None
-        if executor == "ray":
-            from .ray_executor import RayExecutor
-
-            runner_executor = RayExecutor(ray_address, cpus_per_run, gpus_per_run, max_retries)
-        elif jobs > 1:
-            from .pool_executor import PoolExecutor
-
-            runner_executor = PoolExecutor(jobs, threads)
         with StopRequests():  # Ctrl-C or SIGTERM: resumable methods save their state, then we stop
-            summary = run_grid(
-                cells,
-                plugins,
-                store,
-                force=force,
-                progress=RichProgress(err),
-                checkpoint_every=checkpoint_every,
-                executor=runner_executor,
-            )
+            return run_grid(cells, plugins, store, force=force, progress=RichProgress(err), checkpoint_every=cadence,
+                            executor=executor, before=lambda todo, done: _before_training(todo, done, data))  # fmt: skip
     except KeyboardInterrupt as stop:
         err.print(
             f"[yellow]interrupted[/yellow] ({stop or 'SIGINT'}); finished results are kept in "
@@ -331,23 +409,26 @@ def run(
         raise click.ClickException(
             f"cannot write results under {results_dir}: {error}; finished results are kept"
         ) from None
+
+
+def _summarise(summary, store, plugins, results_dir) -> None:
+    """The counts, the table of the grid's cells, each failure; exit 1 if any failed or is held."""
+    from .tables import render
+
     err.print(
         f"{len(summary.done)} run, {len(summary.skipped)} already done, "
         f"{len(summary.failed)} failed"
         + (f", {len(summary.busy)} held by another running benchbox" if summary.busy else "")
         + f"; results in {results_dir}"
     )
-    keys = {c.key for c in cells}
-    records = [r for r in store.records()[0] if r["key"] in keys]
-    finished = {r["key"] for r in records if r["status"] == "ok"}
-    held = [c for c in summary.busy if c.key not in finished]
-    # A held cell is a row too: the table says what is missing, and why.
-    records += [{**base_record(c, plugins.methods.provider(c.method)), "status": "held"} for c in held]
-    click.echo(render(records))
+    records = summary.records(store, plugins)
+    click.echo(render(records, rank=plugins.row_order()))
     for cell, record in summary.failed:
         err.print(
-            f"[red]{record['status']}[/red] {cell.label} · {cell.dataset} · seed {cell.seed}: {record.get('error')}"
+            f"[red]{record['status']}[/red] "
+            + escape(f"{cell.label} · {cell.dataset} · seed {cell.seed}: {record.get('error')}")
         )
+    held = [r for r in records if r["status"] == "held"]
     if held:
         err.print(
             f"[yellow]{len(held)} cell(s) held by another running benchbox[/yellow] (its lock in "
@@ -417,14 +498,15 @@ def table(results_dir, fmt, threshold, level, output):
         raise UserMistake(f"--results-dir {results_dir}: no such directory")
     records, problems = ResultStore(results_dir).records()
     for problem in problems:
-        err.print(f"[yellow]skipped[/yellow] {problem}")
+        err.print(f"[yellow]skipped[/yellow] {escape(problem)}")
     if not records:  # nothing to aggregate is an error, and no file is written
         raise UserMistake(
             f"--results-dir {results_dir}: no result files there (expected <dataset>/<method>__seed<k>__<key>.json)"
         )
     for warning in [*mixed_warnings(records), *seed_warnings(records), *_threshold_warnings(records, threshold)]:
-        err.print(f"[yellow]warning[/yellow] {warning}")
-    text = render(records, fmt, threshold, level=level)
+        err.print(f"[yellow]warning[/yellow] {escape(warning)}")
+    plugins = get_plugins()
+    text = render(records, fmt, threshold, level=level, rank=plugins.row_order())
     if output:
         Path(output).write_text(text, encoding="utf-8")
         err.print(f"wrote {output}")

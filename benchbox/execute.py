@@ -25,7 +25,7 @@ from .leaks import audit
 from .localisation import image_histograms, pixel_metrics
 from .metrics import evaluate
 from .plan import Cell
-from .plugins import Plugins
+from .plugins import Plugins, source_digest
 from .selection import Selection
 from .store import SCHEMA, ResultStore
 from .training import device_description
@@ -48,19 +48,20 @@ class DataCache:
         return self._datasets[key]
 
     @staticmethod
-    def _key(cell: Cell, split: str) -> tuple:
+    def key(cell: Cell, split: str) -> tuple:
+        """What identifies one split of one cell's data (the cells that share it share its load)."""
         return (cell.dataset, json.dumps(cell.dataset_params, sort_keys=True), cell.data_root, split, cell.image_size)
 
     def validation(self, cell: Cell) -> tuple[ImageSet, ImageSet]:
         """``--select val``'s (training, validation) images."""
-        key = self._key(cell, "select=val")
+        key = self.key(cell, "select=val")
         if key not in self._sets:
             self._sets[key] = self.dataset(cell).validation_splits(cell.image_size)
         return self._sets[key]
 
     def leak_audit(self, cell: Cell) -> dict:
         """The leak audit of the cell's test split against its whole training split."""
-        key = self._key(cell, "leaks")
+        key = self.key(cell, "leaks")
         if key not in self._sets:
             dataset = self.dataset(cell)
             digests = dataset.file_digests("train")
@@ -71,7 +72,7 @@ class DataCache:
 
     def split(self, cell: Cell, split: str) -> ImageSet | None:
         dataset = self.dataset(cell)
-        key = self._key(cell, split)
+        key = self.key(cell, split)
         if key not in self._sets:
             self._sets[key] = dataset.load(split, cell.image_size) if split in dataset.splits() else None
         return self._sets[key]
@@ -121,6 +122,10 @@ def execute_cell(
     """Train and score one cell. Method failures become a record, never an exception;
     ``checkpoint`` goes to methods that declare themselves ``resumable``."""
     record = base_record(cell, plugins.methods.provider(cell.method))
+    record["code"] = {  # the code it ran, to notice later edits (not part of the key: benchbox run says why)
+        "method": source_digest(plugins.methods.get(cell.method)),
+        "dataset": source_digest(plugins.datasets.get(cell.dataset)),
+    }
     timings = {}
     try:
         start = time.perf_counter()

@@ -25,7 +25,11 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Runs cells one after another in this process."""
+    """Runs cells one after another in this process, with the splits of ``data`` (the driver's
+    cache, which its leak audit loaded already) or a cache of its own."""
+
+    def __init__(self, data: DataCache | None = None):
+        self.data = data
 
     def run(
         self,
@@ -39,7 +43,7 @@ class LocalExecutor:
         on_epoch,
         on_done,
     ) -> None:
-        data = DataCache(plugins)
+        data = self.data or DataCache(plugins)
         for cell in cells:
             on_start(cell)
             record = run_cell_locked(

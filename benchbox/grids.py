@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .errors import BenchboxError, ParamError
+from .params import parse_entry
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,12 +34,11 @@ def read(path, what: str = "--grid-file") -> dict:
     return {"grids": data.get("grids", {}), "presets": data.get("presets", {})}
 
 
-def from_plugins(plugins) -> dict:
-    """Every plugin's grids and presets, in registration order (built-ins first), each entry
-    with the file it came from."""
+def merge(files) -> dict:
+    """The grids and presets of ``files`` (``(path, provider)`` pairs, in registration order:
+    built-ins first), each entry with the file it came from; two files may not define one name."""
     merged = {"grids": {}, "presets": {}, "source": {}}
-
-    def register(path, provider):
+    for path, provider in files:
         for kind, entries in read(path, f"grids of {provider}").items():
             for name, spec in entries.items():
                 if name in merged[kind]:
@@ -47,19 +47,13 @@ def from_plugins(plugins) -> dict:
                     )
                 merged[kind][name] = spec
                 merged["source"][kind, name] = str(path)
-
-    for impl in plugins.pm.hook.benchbox_register_grids.get_hookimpls():  # as methods are registered
-        impl.function(register=lambda path, name=impl.plugin_name: register(path, name))
     return merged
 
 
-def load(path=None, plugins=None) -> dict:
-    """The plugins' grids and presets, and those of ``path`` (a user's file) over them."""
-    if plugins is None:
-        from .plugins import get_plugins
-
-        plugins = get_plugins()
-    base = plugins.grids
+def load(path=None, base: dict | None = None) -> dict:
+    """``base`` (the plugins' grids and presets: ``Plugins.grids``) with those of ``path`` (a
+    user's file) over them."""
+    base = base or {"grids": {}, "presets": {}, "source": {}}
     config = {
         "grids": dict(base["grids"]),
         "presets": dict(base["presets"]),
@@ -117,8 +111,6 @@ def preset(config: dict, name: str) -> dict:
 def row_order(config: dict) -> dict[str, int]:
     """Method -> rank: the order in which methods first appear in the grids (the built-in
     methods' file lists the SALAD paper's Table I first); others follow alphabetically."""
-    from .params import parse_entry
-
     order: dict[str, int] = {}
     for spec in config["grids"].values():
         for entry in spec.get("methods") or ():

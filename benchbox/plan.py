@@ -110,6 +110,9 @@ def plan(
     dimensions = checked_dimensions(dimensions)
     if not seeds:
         raise ParamError("--seeds: give at least one seed")
+    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if repeated:  # one seed twice is one run: the table would say n = 1/2 as if a seed were missing
+        raise ParamError(f"--seeds: seed {', '.join(map(str, repeated))} given more than once")
     for option, value in (
         ("--image-size", image_size),
         ("--epochs", settings.epochs),

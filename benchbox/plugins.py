@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.metadata
 import os
+import sys
 import types
 from dataclasses import dataclass
+from pathlib import Path
 
 import pluggy
 
-from . import hookspecs
+from . import grids, hookspecs
 from .errors import BenchboxError, UnknownName
 
 ENTRY_POINT_GROUP = "benchbox"
@@ -191,12 +195,22 @@ class Plugins:
 
     @property
     def grids(self) -> dict:
-        """The grids and presets the plugins contribute (:func:`benchbox.grids.from_plugins`)."""
+        """The grids and presets the plugins contribute (:func:`benchbox.grids.merge`), each
+        plugin's ``benchbox_register_grids(register)`` calling ``register(path)``."""
         if self._grids is None:
-            from .grids import from_plugins
-
-            self._grids = from_plugins(self)
+            files = []
+            for impl in self.pm.hook.benchbox_register_grids.get_hookimpls():  # as methods are registered
+                impl.function(register=lambda path, name=impl.plugin_name: files.append((path, name)))
+            self._grids = grids.merge(files)
         return self._grids
+
+    def grid_config(self, path=None) -> dict:
+        """The plugins' grids and presets with a user's ``--grid-file`` over them."""
+        return grids.load(path, self.grids)
+
+    def row_order(self) -> dict[str, int]:
+        """Method -> its row in tables: the order of the plugins' grids (:func:`benchbox.grids.row_order`)."""
+        return grids.row_order(self.grids)
 
     def make_dataset(self, name: str, params: dict, data_root=None, cache_dir=None):
         """An instance of dataset ``name`` with ``params``, reading from ``data_root``."""
@@ -213,6 +227,24 @@ class Plugins:
             datasets = [d for d in self.datasets.names() if self.datasets.provider(d).plugin == name]
             rows.append((name, dist, version, methods, datasets))
         return rows
+
+
+@functools.cache
+def source_digest(cls: type) -> str | None:
+    """A digest (16 hex digits) of the source ``cls`` runs: its module's file, and where that
+    module is part of a package, the package folder's other ``.py`` files (a method's helpers).
+    Recorded with each result, to say when finished results were made by other code; None
+    where the class has no source file."""
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    if not path:
+        return None
+    path = Path(path)
+    files = sorted(path.parent.glob("*.py")) if "." in cls.__module__ else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 _plugins: Plugins | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .checkpoints import Cadence
+from .execute import base_record
 from .executors import Executor, LocalExecutor
 from .plan import Cell
 from .plugins import Plugins
@@ -16,10 +17,45 @@ from .store import ResultStore
 
 @dataclass
 class GridSummary:
-    done: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)
-    failed: list = field(default_factory=list)
+    done: list = field(default_factory=list)  # (cell, record) pairs
+    skipped: list = field(default_factory=list)  # cells finished before this run
+    failed: list = field(default_factory=list)  # (cell, record) pairs
     busy: list = field(default_factory=list)  # held by another live process
+    finished: dict = field(default_factory=dict)  # key -> the stored record of each skipped cell
+
+    def records(self, store: ResultStore, plugins: Plugins) -> list[dict]:
+        """The grid's records as its table shows them: each run or skipped cell's, and for a
+        cell another process held, its record if that process finished it meanwhile, else a
+        ``held`` row (the table says what is missing, and why)."""
+        records = [r for _, r in self.done + self.failed] + [self.finished[c.key] for c in self.skipped]
+        for cell in self.busy:
+            try:
+                record = store.read(store.path(cell))
+            except ValueError:  # absent or unreadable
+                record = None
+            if record is None or record["status"] != "ok":
+                record = {**base_record(cell, plugins.methods.provider(cell.method)), "status": "held"}
+            records.append(record)
+        return records
+
+
+def pending(cells: list[Cell], store: ResultStore, force: bool = False) -> tuple[list[Cell], dict[str, dict]]:
+    """The cells to run, and the stored record of each finished one (read once, here; a cell is
+    read again only under its lock, in case another process finished it meanwhile)."""
+    todo, finished = [], {}
+    for cell in cells:
+        path = store.path(cell)
+        record = None
+        if not force and path.exists():
+            try:
+                record = store.read(path)
+            except ValueError:  # unreadable: recomputed
+                record = None
+        if record is not None and record["status"] == "ok":
+            finished[cell.key] = record
+        else:
+            todo.append(cell)
+    return todo, finished
 
 
 def run_grid(
@@ -31,21 +67,21 @@ def run_grid(
     executor: Executor | None = None,
     progress=None,
     checkpoint_every: int | str | Cadence = 1,
+    before=None,
 ) -> GridSummary:
     """Run every cell whose result is not already in ``store`` (or all with ``force``).
-    ``checkpoint_every``: how often resumable methods save their training state."""
+    ``checkpoint_every``: how often resumable methods save their training state; ``before``:
+    called with the cells to run and the stored records of those skipped, before any runs
+    (the driver's checks of the data, its leak audit)."""
     from .progress import NullProgress
 
     cadence = Cadence.parse(checkpoint_every)  # a bad value is refused before anything trains
 
     progress = progress or NullProgress()
-    summary = GridSummary()
-    todo = []
-    for cell in cells:
-        if not force and store.status(store.path(cell)) == "ok":
-            summary.skipped.append(cell)
-        else:
-            todo.append(cell)
+    todo, finished = pending(cells, store, force)
+    summary = GridSummary(skipped=[c for c in cells if c.key in finished], finished=finished)
+    if before is not None:
+        before(todo, finished)
     progress.start_grid(len(cells), len(summary.skipped))
 
     def on_done(cell, record):

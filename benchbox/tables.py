@@ -12,8 +12,12 @@ import math
 
 import pandas as pd
 
-from .experiment import SELECTION_RULES, Experiment
+from .experiment import SELECTION_RULES, Experiment, method_of
 from .metrics import PROTOCOLS, sensitivity_at_specificity
+from .report import latex as latex_renderer
+from .report import markdown as markdown_renderer
+from .report.model import Table
+from .report.numbers import plus_minus
 
 METRICS = ("auroc", "f1", "acc", "sen", "spe", "auprc", "bacc", "sen95")
 HEADERS = {
@@ -32,13 +36,10 @@ PIXEL = ("pixel_auroc", "aupro", "best_dice")
 HEADERS.update({"pixel_auroc": "P-AUROC", "aupro": "AUPRO@0.3", "best_dice": "Dice*"})
 
 
-def row_order() -> dict[str, int]:
-    """Method -> rank: the order of first appearance in the plugins' grids
-    (:func:`benchbox.grids.row_order`)."""
-    from .grids import load
-    from .grids import row_order as order_of
-
-    return order_of(load())
+def ordered(labels, rank: dict[str, int]) -> list[str]:
+    """Row labels in the order of ``rank`` (method -> position: :func:`benchbox.grids.row_order`
+    of the plugins' grids), then alphabetically."""
+    return sorted(labels, key=lambda label: (rank.get(method_of(label), len(rank)), label))
 
 
 def experiment_labels(records: list[dict]) -> list[str]:
@@ -112,8 +113,9 @@ def frame(records: list[dict], protocol: str = "test_best_f1") -> pd.DataFrame:
     return df.drop_duplicates(["dataset", "method", "seed"], keep="last")
 
 
-def aggregate(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean, std (ddof=1) and n of each metric per (dataset, method), plus failures."""
+def aggregate(df: pd.DataFrame, rank: dict[str, int] | None = None) -> pd.DataFrame:
+    """Mean, std (ddof=1) and n of each metric per (dataset, method), plus failures; rows in
+    the order of ``rank`` (see :func:`ordered`)."""
     if df.empty:
         return pd.DataFrame()
     ok = df[df.status == "ok"]
@@ -128,17 +130,16 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         base=("base", "first"),
     )
     out = counts.join(out, how="left").reset_index()
-    order = row_order()
-    out["_order"] = out.base.map(lambda b: order.get(b, len(order)))
+    rank = rank or {}
+    out["_order"] = out.base.map(lambda b: rank.get(b, len(rank)))
     return out.sort_values(["dataset", "_order", "method"]).drop(columns="_order").reset_index(drop=True)
 
 
 def _fmt(metric: str, mean: float, std: float, n: int) -> str:
-    if n == 0 or pd.isna(mean):
+    if n == 0:
         return "–"
     scale, digits = (100.0, 2) if metric in PERCENT else (1.0, 4)
-    text = f"{mean * scale:.{digits}f}"
-    return text + (f" ± {std * scale:.{digits}f}" if n > 1 and not pd.isna(std) else "")
+    return plus_minus(mean, std if n > 1 else None, digits=digits, scale=scale)
 
 
 def _n_cell(row) -> str:
@@ -168,7 +169,7 @@ def wide(agg: pd.DataFrame, metrics=METRICS, std_only: bool = False) -> pd.DataF
             col = f"{ds} {HEADERS[m]}" if len(datasets) > 1 else HEADERS[m]
             if std_only:
                 scale, digits = (100.0, 2) if m in PERCENT else (1.0, 4)
-                values = sub[f"{m}_std"].map(lambda v: "–" if pd.isna(v) else f"{v * scale:.{digits}f}")
+                values = sub[f"{m}_std"].map(lambda v: plus_minus(v, digits=digits, scale=scale))
             else:
                 values = sub.apply(lambda r: _fmt(m, r[f"{m}_mean"], r[f"{m}_std"], r.n), axis=1)
             table[col] = values
@@ -211,72 +212,73 @@ def pixel_footnote() -> str:
     )
 
 
+def main_tables(
+    records: list[dict],
+    protocol: str = "test_best_f1",
+    rows: dict[str, str] | None = None,
+    level: str = "image",
+    rank: dict[str, int] | None = None,
+    std_only: bool = False,
+) -> list[Table]:
+    """Table I (``std_only``: Table II) of the records, one table per checkpoint rule, each
+    headed by its rule unless every record is of the last epoch; the CSV's rows in ``numeric``.
+    ``rows``: row label -> name to show, in the order to show them (an ablation table's rows as
+    the paper names them); rows not in it are left out. ``level="pixel"``: the localisation
+    table (:data:`PIXEL`)."""
+    metrics = PIXEL if level == "pixel" else METRICS
+    parts = by_rule(records)
+    headed = list(parts) not in ([], ["last"])
+    out = []
+    for rule, part in parts.items():
+        agg = aggregate(frame(part, protocol), rank)
+        if rows is not None and not agg.empty:
+            agg = agg[agg.method.isin(rows)].copy()
+            agg["_order"] = agg.method.map(list(rows).index)
+            agg = agg.sort_values(["dataset", "_order"]).drop(columns="_order").reset_index(drop=True)
+            agg["method"] = agg.method.map(rows)
+        if agg.empty:
+            continue
+        columns = ["dataset", "method", "checkpoint", "n", "n_failed", "n_diverged", "n_held", "requested"]
+        columns += [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
+        if std_only:
+            note = "Sample std (ddof=1) over seeds (Table II layout)."
+        else:
+            note = pixel_footnote() if level == "pixel" else footnote(protocol)
+        out.append(
+            Table(
+                wide(agg, metrics, std_only=std_only),
+                rule=rule_heading(rule) if headed else None,
+                note=note,
+                best={} if std_only else best_cells(agg, metrics),
+                numeric=agg.assign(checkpoint=SELECTION_RULES[rule])[columns],
+            )
+        )
+    return out
+
+
 def render(
     records: list[dict],
     fmt: str = "markdown",
     protocol: str = "test_best_f1",
     rows: dict[str, str] | None = None,
     level: str = "image",
+    rank: dict[str, int] | None = None,
 ) -> str:
-    """``rows``: row label -> name to show, in the order to show them (an ablation table's
-    rows as the paper names them); rows not in it are left out. Records of several checkpoint
-    rules give one table per rule, each headed by its rule (CSV: a ``checkpoint`` column).
-    ``level="pixel"``: the localisation table (:data:`PIXEL`) of the records that have one."""
+    """The records' Table I as ``fmt`` (markdown, csv, std: Table II, latex); see
+    :func:`main_tables`. Records of several checkpoint rules give one table per rule, each
+    headed by its rule (CSV: a ``checkpoint`` column)."""
     if level == "pixel":
         records = [r for r in records if r.get("pixel_metrics") or r.get("status") != "ok"]
         if not any(r.get("pixel_metrics") for r in records):
             return "no pixel-level results (no test split with masks, or no method with anomaly maps)\n"
-    parts = by_rule(records)
-    if fmt == "csv":
-        frames = [_render_one(part, fmt, protocol, rows, rule, level) for rule, part in parts.items()]
-        frames = [f for f in frames if f is not None]
-        if not frames:
-            return "no results\n"
-        return pd.concat(frames).to_csv(index=False, float_format="%.6g")
-    if list(parts) in ([], ["last"]):
-        return _render_one(records, fmt, protocol, rows, "last", level)
-    texts = []
-    for rule, part in parts.items():
-        text = _render_one(part, fmt, protocol, rows, rule, level)
-        if fmt == "latex":
-            texts.append(f"% {rule_heading(rule)}\n" + text.replace(r"\midrule", _latex_rule_row(text, rule), 1))
-        else:
-            texts.append(f"**{rule_heading(rule)}**\n\n{text}")
-    return "\n".join(texts)
-
-
-def _latex_rule_row(text: str, rule: str) -> str:
-    columns = text.split("\n", 1)[0].count("r") + 1  # the tabular's column spec: l then r per column
-    return (
-        r"\midrule" + "\n" + rf"\multicolumn{{{columns}}}{{l}}{{\emph{{{rule_heading(rule)}}}}} \\" + "\n" + r"\midrule"
-    )
-
-
-def _render_one(records, fmt, protocol, rows, rule, level="image"):
-    metrics = PIXEL if level == "pixel" else METRICS
-    agg = aggregate(frame(records, protocol))
-    if rows is not None and not agg.empty:
-        agg = agg[agg.method.isin(rows)].copy()
-        agg["_order"] = agg.method.map(list(rows).index)
-        agg = agg.sort_values(["dataset", "_order"]).drop(columns="_order").reset_index(drop=True)
-        agg["method"] = agg.method.map(rows)
-    if fmt == "csv":
-        if agg.empty:
-            return None
-        cols = ["dataset", "method", "checkpoint", "n", "n_failed", "n_diverged", "n_held", "requested"]
-        cols += [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
-        return agg.assign(checkpoint=SELECTION_RULES[rule])[cols]
-    if agg.empty:
+    parts = main_tables(records, protocol, rows, level, rank, std_only=fmt == "std")
+    if not parts:
         return "no results\n"
-    if fmt == "std":
-        return (
-            wide(agg, metrics, std_only=True).to_markdown(disable_numparse=True)
-            + "\n\nSample std (ddof=1) over seeds (Table II layout).\n"
-        )
+    if fmt == "csv":
+        return pd.concat([t.numeric for t in parts]).to_csv(index=False, float_format="%.6g")
     if fmt == "latex":
-        return latex(agg, metrics)
-    note = pixel_footnote() if level == "pixel" else footnote(protocol)
-    return wide(agg, metrics).to_markdown(disable_numparse=True) + "\n\n" + note + "\n"
+        return latex_renderer.tables(parts)
+    return markdown_renderer.tables(parts)
 
 
 #: Not bolded: each is one side of a threshold's trade-off, so its "best" is often a degenerate
@@ -284,30 +286,17 @@ def _render_one(records, fmt, protocol, rows, rule, level="image"):
 TRADE_OFF = ("sen", "spe")
 
 
-def latex(agg: pd.DataFrame, metrics=METRICS) -> str:
-    """booktabs table, best mean per column in bold (except SEN and SPE: :data:`TRADE_OFF`)."""
-    table = wide(agg, metrics)
+def best_cells(agg: pd.DataFrame, metrics=METRICS) -> dict[str, str]:
+    """Column of :func:`wide` -> the row with the best mean (none for SEN and SPE:
+    :data:`TRADE_OFF`)."""
     multi = agg.dataset.nunique() > 1
+    best = {}
     for ds in dict.fromkeys(agg.dataset):
         sub = agg[agg.dataset == ds].set_index("method")
         for m in (m for m in metrics if m not in TRADE_OFF):
             if sub[f"{m}_mean"].notna().any():
-                best = sub[f"{m}_mean"].idxmax()
-                col = f"{ds} {HEADERS[m]}" if multi else HEADERS[m]
-                table.loc[best, col] = r"\textbf{" + table.loc[best, col] + "}"
-
-    def cell(text) -> str:
-        return str(text).replace("±", r"$\pm$").replace("_", r"\_").replace("%", r"\%")
-
-    lines = [
-        r"\begin{tabular}{l" + "r" * len(table.columns) + "}",
-        r"\toprule",
-        " & ".join(["Method", *map(cell, table.columns)]) + r" \\",
-        r"\midrule",
-    ]
-    lines += [" & ".join([cell(name), *map(cell, row)]) + r" \\" for name, row in table.iterrows()]
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"
+                best[f"{ds} {HEADERS[m]}" if multi else HEADERS[m]] = sub[f"{m}_mean"].idxmax()
+    return best
 
 
 def seed_warnings(records: list[dict]) -> list[str]:

@@ -42,10 +42,15 @@ def test_patchcore_conformance(weights):
 
 
 def test_cutpaste_detects_synthetic_lesions_above_chance(data):
-    # Measured 0.745 / 0.786 / 0.795 for seeds 0–2 (3-way, batch 16, 6 epochs, 32×32).
+    # The mean over seeds 0–2 (3-way, batch 16, 6 epochs, 32×32): one seed's number moves with
+    # the processor's kernels (seed 0: 0.745 on an AMD EPYC, 0.593 on an Intel Xeon; seeds 0–2
+    # 0.745 / 0.786 / 0.795 there, 0.593 / 0.728 / 0.775 here), their mean much less.
     train, test = data
-    auroc = evaluate(test.labels, CutPaste(epochs=6, batch_size=16, seed=0).fit(train).score(test))["auroc"]
-    assert auroc > 0.65, f"cutpaste: AUROC {auroc:.3f}"
+    aurocs = [
+        evaluate(test.labels, CutPaste(epochs=6, batch_size=16, seed=seed).fit(train).score(test))["auroc"]
+        for seed in range(3)
+    ]
+    assert np.mean(aurocs) > 0.65, f"cutpaste: AUROC {aurocs}"
 
 
 def test_patchcore_detects_synthetic_lesions_above_chance(data, weights):

@@ -36,6 +36,7 @@ def cli(tmp_path, monkeypatch):
         (["run", "--methods", "ae", "--batch-size", "-4"], "--batch-size must be a positive integer, got -4"),
         (["run", "--methods", "ae", "--image-size", "48"], "image size 48 is not supported"),
         (["run", "--methods", "ae", "--seeds", "0,x"], "expected comma-separated integers"),
+        (["run", "--methods", "ae", "--seeds", "0,0"], "--seeds: seed 0 given more than once"),
         (["run", "--methods", "ae", "--device", "tpu"], "unknown device 'tpu'"),
         (
             ["run", "--methods", "ae", "--checkpoint-every", "0"],
@@ -115,8 +116,9 @@ def test_paper_ablation_grids_run_end_to_end(cli, grid, rows):
 
 def test_preset_values_and_explicit_override(cli):
     from benchbox import grids
+    from benchbox.plugins import get_plugins
 
-    assert grids.preset(grids.load(), "paper") == {
+    assert grids.preset(get_plugins().grid_config(), "paper") == {
         "image_size": 256,
         "epochs": 200,
         "batch_size": 64,
@@ -253,8 +255,9 @@ def test_other_data_under_the_same_dataset_name_is_another_experiment(cli, tmp_p
 def test_bare_run_runs_the_default_grid_not_every_registered_method(cli, tmp_path):
     """Installed plugins are named to run; a bare run is the default grid, PatchCore included."""
     from benchbox import grids
+    from benchbox.plugins import get_plugins
 
-    assert "patchcore" in grids.grid(grids.load(), "default")
+    assert "patchcore" in grids.grid(get_plugins().grid_config(), "default")
     (tmp_path / "g.toml").write_text('[grids.default]\nmethods = ["pca"]\n')
     result = cli(
         "run",
@@ -327,3 +330,71 @@ def test_threads_are_set_and_recorded_with_the_cpu_capability(tmp_path):
     (path,) = (tmp_path / "synthetic").glob("*.json")
     device = json.loads(path.read_text())["device"]
     assert "1 threads" in device and torch.backends.cpu.get_cpu_capability() in device
+
+
+def test_dry_run_lists_each_cell_and_loads_nothing(cli, monkeypatch):
+    """--dry-run says which cells would run, resume and be skipped, before any data is loaded."""
+    from pathlib import Path
+
+    from benchbox.datasets.synthetic import Synthetic
+    from benchbox.store import ResultStore
+
+    small = ["--epochs", "1", "--param", "synthetic.n_train=16", "--param", "synthetic.n_test=8", "--results-dir", "r"]
+    assert cli("run", "--methods", "pca", "--seeds", "0", *small).exit_code == 0  # pca seed 0: done
+    loads = []
+    monkeypatch.setattr(Synthetic, "load", lambda self, *a, **k: loads.append(a))
+    grid = ["--methods", "pca,ae", "--seeds", "0,1", *small, "--dry-run"]
+    result = cli("run", *grid)
+    assert result.exit_code == 0, result.output
+    lines = {tuple(line.split("\t")[:2]): line.split("\t")[2] for line in result.stdout.splitlines()}
+    assert set(lines) == {
+        ("skip", "pca · synthetic · seed 0"),
+        ("run", "pca · synthetic · seed 1"),
+        ("run", "ae · synthetic · seed 0"),
+        ("run", "ae · synthetic · seed 1"),
+    }
+    assert not loads
+    checkpoint = ResultStore("r").checkpoint_path(Path(lines["run", "ae · synthetic · seed 1"]))
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint.write_bytes(b"")  # as a killed run leaves it
+    again = cli("run", *grid)
+    assert "resume\tae · synthetic · seed 1" in again.stdout and not loads
+    assert "dry run: 2 to run, 1 to resume from a checkpoint, 1 already done" in again.output
+
+
+def test_without_a_terminal_a_cell_reports_its_epochs_as_it_goes(tmp_path):
+    """In a log or CI no bar is drawn: a line per cell at the heartbeat's interval instead (0 s
+    here: every epoch), with its epoch, losses, time so far and time left."""
+    import os
+
+    from .conftest import run_cli
+
+    env = {**os.environ, "BENCHBOX_NO_ENTRY_POINTS": "1", "BENCHBOX_HEARTBEAT_S": "0"}
+    result = run_cli("run", "--methods", "ae[width=8]", "--seeds", "0", "--epochs", "2", "--param", "synthetic.n_train=16",
+                     "--param", "synthetic.n_test=8", "--results-dir", str(tmp_path), env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # the label's brackets kept (rich would read "[width=8]" as markup)
+    beats = [line for line in result.stderr.splitlines() if line.startswith("ae[width=8] · synthetic · seed 0: epoch")]
+    assert [b.split("epoch ")[1].split()[0] for b in beats] == ["1/2", "2/2"]
+    assert all("so far, about" in b and " l1=" in b for b in beats)  # AE's loss
+
+
+def test_every_bad_file_of_every_split_is_named_at_once_before_training(cli, tmp_path):
+    """A bad training image and a truncated test image: one message naming both, before
+    anything trains; with skip_bad=true, a warning in benchbox's words for each split."""
+    from .test_datasets import make_tree
+
+    make_tree(tmp_path / "data", ["train", "test"], ["NORMAL", "CNV"])
+    (tmp_path / "data" / "train" / "NORMAL" / "bad-train.jpeg").write_bytes(b"not an image")
+    good = (tmp_path / "data" / "test" / "CNV" / "CNV-0.jpeg").read_bytes()
+    (tmp_path / "data" / "test" / "CNV" / "cut-test.jpeg").write_bytes(good[: len(good) // 3])
+    args = ["run", "--methods", "ae", "--seeds", "0", "--epochs", "1", "--dataset", "folder", "--data-root", "data",
+            "--image-size", "32", "--results-dir", "r"]  # fmt: skip
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    assert "bad-train.jpeg" in result.output and "cut-test.jpeg" in result.output
+    assert "folder, split train" in result.output and "folder, split test" in result.output
+    assert not list(tmp_path.glob("r/*/*.json"))  # nothing trained, nothing recorded
+    skipped = cli(*args, "--param", "folder.skip_bad=true")
+    assert skipped.exit_code == 0, skipped.output
+    assert "warning skipped 1 undecodable file(s):" in skipped.output and "UserWarning" not in skipped.output

@@ -126,10 +126,24 @@ def test_jobs_with_ray_is_a_clear_error(tmp_path):
     assert result.returncode != 0 and "--gpus-per-run 0.25" in result.stderr
 
 
-def test_ray_takes_fractional_gpus():
-    from benchbox.ray_executor import RayExecutor
+def test_ray_takes_fractional_gpus(monkeypatch):
+    """--gpus-per-run 0.25 reaches Ray as each task's num_gpus (four cells share one GPU)."""
+    from types import SimpleNamespace
 
-    assert RayExecutor(gpus_per_run=0.25, cpus_per_run=2).gpus_per_run == 0.25
+    from benchbox import ray_executor
+
+    asked = {}
+
+    def remote(**resources):
+        asked.update(resources)
+        return lambda function: SimpleNamespace(remote=None)
+
+    fake = SimpleNamespace(is_initialized=lambda: True, remote=remote)
+    monkeypatch.setattr(ray_executor, "_ray", lambda: fake)
+    executor = ray_executor.RayExecutor(gpus_per_run=0.25, cpus_per_run=2)
+    executor.run([], Plugins(load_entry_points=False), ResultStore("unused"), force=False, checkpoint_every=None,
+                 on_start=None, on_epoch=None, on_done=None)  # fmt: skip
+    assert asked["num_gpus"] == 0.25 and asked["num_cpus"] == 2
     result = run_cli("run", "--help")
     assert "--gpus-per-run" in result.stdout and "--jobs" in result.stdout
 

@@ -95,7 +95,7 @@ def test_plugins_contribute_grids_and_two_may_not_share_a_name(tmp_path):
     from benchbox.plugins import Plugins
 
     plugins = Plugins(load_entry_points=False)
-    config = grids.load(plugins=plugins)
+    config = plugins.grid_config()
     assert config["source"][("grids", "table3")].endswith("salad/grids.toml")  # SALAD's, not the core's
     assert grids.preset(config, "paper")["epochs"] == 200
     assert list(grids.row_order(config))[:6] == ["ae", "vae", "fanogan", "ganomaly", "ssim_ae", "salad"]
@@ -103,9 +103,9 @@ def test_plugins_contribute_grids_and_two_may_not_share_a_name(tmp_path):
     (tmp_path / "mine.toml").write_text('[grids.mine]\nmethods = ["pca", "knn"]\n')
     plugin = SimpleNamespace(benchbox_register_grids=hookimpl(lambda register: register(tmp_path / "mine.toml")))
     plugins.register(plugin, "mine")
-    assert grids.grid(grids.load(plugins=plugins), "mine") == ["pca", "knn"]
+    assert grids.grid(plugins.grid_config(), "mine") == ["pca", "knn"]
     (tmp_path / "clash.toml").write_text('[grids.table1]\nmethods = ["pca"]\n')
     clash = SimpleNamespace(benchbox_register_grids=hookimpl(lambda register: register(tmp_path / "clash.toml")))
     plugins.register(clash, "clash")
     with pytest.raises(BenchboxError, match="grid 'table1' is defined by .*methods/grids.toml and by .*clash.toml"):
-        grids.load(plugins=plugins)
+        plugins.grid_config()

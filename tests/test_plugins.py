@@ -113,26 +113,30 @@ def test_readme_check_method_call_works_for_a_method_without_epochs():
         sys.modules.pop("benchbox_mean_intensity", None)
 
 
-def readme_blocks(language: str) -> dict[str, str]:
-    """The README's plugin-section code blocks of one language, in order."""
+def readme_blocks(language: str, guide: bool = True) -> dict[str, str]:
+    """The code blocks of one language, in order, of the plugin guide (docs/plugins.md) or of
+    the README's plugin section."""
     from .conftest import ROOT
 
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## Write a plugin") : text.index("## Layout")]
+    if guide:
+        section = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    else:
+        text = (ROOT / "README.md").read_text(encoding="utf-8")
+        section = text[text.index("## Write a plugin") : text.index("## Layout")]
     blocks = section.split(f"```{language}\n")[1:]
     return {str(i): block[: block.index("```")] for i, block in enumerate(blocks)}
 
 
-def test_the_readme_plugin_is_the_test_fixture_byte_for_byte():
+@pytest.mark.parametrize("guide", [True, False], ids=["docs/plugins.md", "README"])
+def test_the_documented_plugin_is_the_test_fixture_byte_for_byte(guide):
     from .conftest import PLUGIN_SRC
 
-    (toml,) = [b for b in readme_blocks("toml").values() if b.startswith("# pyproject.toml\n")]
-    python = [b for b in readme_blocks("python").values()]
-    assert toml.removeprefix("# pyproject.toml\n") == (PLUGIN_SRC / "pyproject.toml").read_text(encoding="utf-8")
-    (module,) = [b for b in python if b.startswith("# benchbox_mean_intensity.py\n")]
-    assert module.removeprefix("# benchbox_mean_intensity.py\n") == (
-        PLUGIN_SRC / "benchbox_mean_intensity.py"
-    ).read_text(encoding="utf-8")
+    module_text = (PLUGIN_SRC / "benchbox_mean_intensity.py").read_text(encoding="utf-8")
+    (module,) = [b for b in readme_blocks("python", guide).values() if b.startswith("# benchbox_mean_intensity.py\n")]
+    assert module.removeprefix("# benchbox_mean_intensity.py\n") == module_text
+    if guide:
+        (toml,) = [b for b in readme_blocks("toml").values() if b.startswith("# pyproject.toml\n")]
+        assert toml.removeprefix("# pyproject.toml\n") == (PLUGIN_SRC / "pyproject.toml").read_text(encoding="utf-8")
 
 
 def test_the_readme_conformance_example_runs_as_written(tmp_path, monkeypatch):
@@ -206,3 +210,61 @@ def test_a_broken_installed_plugin_is_left_out_in_one_line(broken_installs, tmp_
     named = run_cli("run", "--methods", "missing", "--seeds", "0", "--results-dir", str(tmp_path / "r"))
     assert named.returncode == 2 and "unknown method 'missing'" in named.stderr
     assert "benchbox-missing-import 0.1.0), which may provide it, failed to load" in named.stderr
+
+
+def test_the_documented_plugin_builds_and_installs_with_its_test_file_beside_it(tmp_path):
+    """The guide's three files in one folder, built and installed by pip as a user would (no
+    network: the build uses this environment's setuptools); the wheel holds the module alone
+    and declares the entry point."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from .conftest import PLUGIN_SRC
+
+    project = tmp_path / "benchbox-mean-intensity"
+    project.mkdir()
+    for name in ("pyproject.toml", "benchbox_mean_intensity.py"):
+        (project / name).write_text((PLUGIN_SRC / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (example,) = [b for b in readme_blocks("python").values() if b.startswith("# test_mean_intensity.py\n")]
+    (project / "test_mean_intensity.py").write_text(example, encoding="utf-8")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    built = subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(project)],
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "benchbox_mean_intensity.py" in names and "test_mean_intensity.py" not in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "mean_intensity = benchbox_mean_intensity" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    site = tmp_path / "site"
+    installed = subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)],
+                               capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert (site / "benchbox_mean_intensity.py").exists()
+
+
+def test_an_edited_plugin_is_named_when_its_old_results_are_reused(tmp_path, monkeypatch):
+    """The first trap of developing a method: its score() changed, the same command re-run,
+    and the old results reused silently. benchbox says so, once per method, naming the two
+    ways out; an untouched method says nothing."""
+    from .conftest import PLUGIN_SRC, fake_distribution
+
+    source = tmp_path / "src"
+    source.mkdir()
+    module = source / "benchbox_mean_intensity.py"
+    module.write_text((PLUGIN_SRC / "benchbox_mean_intensity.py").read_text(encoding="utf-8"), encoding="utf-8")
+    site = fake_distribution(tmp_path / "site", "benchbox-mean-intensity", "mean_intensity", "benchbox_mean_intensity")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(source), os.environ.get("PYTHONPATH", "")])}
+    args = ["run", "--methods", "mean_intensity,pca", "--seeds", "0,1", "--results-dir", str(tmp_path / "r"),
+            "--param", "synthetic.n_train=32", "--param", "synthetic.n_test=16"]  # fmt: skip
+    assert run_cli(*args, env=env).returncode == 0
+    unchanged = run_cli(*args, env=env)
+    assert unchanged.returncode == 0 and "installed code differs" not in unchanged.stderr
+    module.write_text(module.read_text().replace("** self.power", "** self.power * -1"), encoding="utf-8")
+    edited = run_cli(*args, env=env)
+    assert edited.returncode == 0, edited.stderr
+    notes = [line for line in edited.stderr.splitlines() if "installed code differs" in line]
+    assert len(notes) == 1 and "method mean_intensity" in notes[0] and "2 finished results" in notes[0]
+    assert "--force" in notes[0] and "revision" in notes[0]
+    assert "0 run, 4 already done" in edited.stderr  # a note: the results are still reused

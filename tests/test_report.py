@@ -93,6 +93,17 @@ def test_every_file_and_tables_match_the_json(results, report):
     )
 
 
+def test_every_table_of_the_report_is_written_as_latex_that_parses(report):
+    from .test_tables import check_latex
+
+    tex = {p.stem: p.read_text() for p in report.glob("*.tex")}
+    md = {p.stem for p in report.glob("*.md")} - {"index"}
+    assert set(tex) == md and {"synthetic-table1", "synthetic-significance", "synthetic-table6"} <= set(tex)
+    for text in tex.values():
+        check_latex(text)
+    assert r"$\pm$" in tex["synthetic-table1"] and r"\textbf{" in tex["synthetic-table1"]
+
+
 def test_report_is_regenerable_byte_for_byte(results, report, tmp_path):
     assert run_cli("report", "--results-dir", str(results), "--out", str(tmp_path), *TSNE).returncode == 0
     files = sorted(p.name for p in report.iterdir())
@@ -119,9 +130,9 @@ def test_figure_names_keep_a_label_with_a_dot(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchbox.report import _save
+    from benchbox.report.figures import save
 
-    paths = _save(plt.figure(), tmp_path / "chest_xray-recon-salad_center_lr=0.05")
+    paths = save(plt.figure(), tmp_path / "chest_xray-recon-salad_center_lr=0.05")
     assert [p.name for p in paths] == [
         "chest_xray-recon-salad_center_lr=0.05.png",
         "chest_xray-recon-salad_center_lr=0.05.pdf",
@@ -130,7 +141,7 @@ def test_figure_names_keep_a_label_with_a_dot(tmp_path):
 
 
 def test_auroc_per_abnormal_group_scores_each_group_against_the_normals():
-    from benchbox.report import auroc_per_group_table
+    from benchbox.report.statistics import auroc_per_group_table
 
     def record(seed, scores):
         return {
@@ -146,11 +157,11 @@ def test_auroc_per_abnormal_group_scores_each_group_against_the_normals():
 
     # seed 0: CNV above both normals (1.0), DME between them (0.5); seed 1: CNV 0.5, DME 1.0
     records = [record(0, [0.1, 0.3, 0.5, 0.6, 0.2]), record(1, [0.1, 0.3, 0.2, 0.25, 0.9])]
-    table = auroc_per_group_table(records)
+    table = auroc_per_group_table(records).to_markdown()
     assert "CNV (n=2)" in table and "DME (n=1)" in table
     assert table.count("0.7500 ± 0.3536") == 2  # mean and std over the two seeds, per class
     # a finer label splits a class: c1 and c2 each above both normals in seed 0, one in seed 1
-    finer = auroc_per_group_table(records, lambda image_id: {"c1": "a", "c2": "b"}.get(image_id))
+    finer = auroc_per_group_table(records, lambda image_id: {"c1": "a", "c2": "b"}.get(image_id)).to_markdown()
     assert "CNV, a (n=1)" in finer and "CNV, b (n=1)" in finer and "| CNV (n=2)" not in finer
     assert finer.count("0.7500 ± 0.3536") == 3
     one = {
@@ -163,6 +174,7 @@ def test_auroc_per_abnormal_group_scores_each_group_against_the_normals():
     # abnormal images, n2 above one of them; seed 1: n1 below all, n2 above two)
     assert auroc_per_group_table(records, side="normal") is None  # one normal group: Table I again
     normal = auroc_per_group_table(records, lambda image_id: {"n1": "x", "n2": "y"}.get(image_id), side="normal")
+    normal = normal.to_markdown()
     assert "NORMAL, x (n=1)" in normal and "NORMAL, y (n=1)" in normal and "CNV" not in normal
     assert "1.0000 ± 0.0000" in normal and "0.5000 ± 0.2357" in normal
 
@@ -178,7 +190,7 @@ def test_chest_xray_names_the_cause_of_pneumonia():
 
 
 def test_the_description_says_which_rows_used_which_image_size():
-    from benchbox.report import _describe
+    from benchbox.report.compute import describe
 
     from .conftest import result_record
 
@@ -187,5 +199,5 @@ def test_the_description_says_which_rows_used_which_image_size():
                for label, seed, size in (("ae", 0, 64), ("padim", 0, 224), ("ae", 1, 64))]  # fmt: skip
     for record in records:  # the parameters as the method ran with them
         record["method_params"] = {"precision": "fp32"} if record["label"] == "ae" else {}
-    text = _describe(records)
+    text = describe(records, {})
     assert "Image size 64 (ae); 224 (padim)" in text and "seeds 0, 1" in text

@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 
@@ -125,8 +126,62 @@ def test_a_cell_held_by_another_run_is_a_row_that_says_so():
 
 
 def test_table_vi_gives_mean_and_std_to_the_same_digit():
-    from benchbox.report import _with_std
+    from benchbox.report.numbers import plus_minus
 
-    assert _with_std(28.07, 22.4) == "28 ± 22"
-    assert _with_std(0.2171, 0.023) == "0.217 ± 0.023"
-    assert _with_std(5.0, 0.0) == "5 ± 0"
+    assert plus_minus(28.07, 22.4, digits=None) == "28 ± 22"
+    assert plus_minus(0.2171, 0.023, digits=None) == "0.217 ± 0.023"
+    assert plus_minus(5.0, 0.0, digits=None) == "5 ± 0"
+
+
+def tabulars(tex: str) -> list[tuple[int, list[int]]]:
+    """Each tabular of ``tex``: its column count by its spec, and the cell count of each row
+    (a ``\\multicolumn{k}`` counts k; an escaped ``\\&`` is no separator)."""
+    found = []
+    for spec, body in re.findall(r"\\begin\{tabular\}\{([^}]*)\}(.*?)\\end\{tabular\}", tex, re.S):
+        rows = []
+        for line in body.splitlines():
+            if not line.rstrip().endswith(r"\\"):
+                continue  # \toprule, \midrule ...
+            spans = [int(k) for k in re.findall(r"\\multicolumn\{(\d+)\}", line)]
+            cells = len(re.findall(r"(?<!\\)&", line)) + 1
+            rows.append(cells - len(spans) + sum(spans))
+        found.append((len(re.findall(r"[lrc]", spec)), rows))
+    return found
+
+
+def unescaped(tex: str) -> list[str]:
+    """LaTeX's special characters left bare in the cells of ``tex`` (math such as ``$\\pm$`` and
+    the escaped forms aside)."""
+    text = "\n".join(line for line in tex.splitlines() if not line.startswith("%"))  # comments
+    text = re.sub(r"\$(\\[a-zA-Z]+|[<>-])\$", "", text)  # $\pm$, $\Delta$, $<$ ...
+    text = re.sub(r"\\[_%&#$]", "", text)
+    text = re.sub(r"(?<!\\)&", "", text)  # the column separators, counted by tabulars()
+    return re.findall(r"[_%#$]", text)
+
+
+def check_latex(tex: str) -> None:
+    parsed = tabulars(tex)
+    assert parsed, tex
+    for columns, rows in parsed:
+        assert rows and all(n == columns for n in rows), (columns, rows, tex)
+    assert not unescaped(tex), (unescaped(tex), tex)
+
+
+def selected(r: dict, rule: str) -> dict:
+    r["experiment"]["dimensions"] = {**r["experiment"].get("dimensions", {}), "select": rule}
+    return r
+
+
+def test_latex_parses_and_escapes_for_every_table_kind():
+    special = [record("ssim_ae", s, 0.6 + s / 10, 0.7, dataset="d_1%&#$") for s in range(2)]
+    special += [record("salad[feature_constraint=none]", s, 0.8, 0.7, dataset="d_1%&#$") for s in range(2)]
+    two_rules = RECORDS + [selected(record("ae", s, 0.75, 0.8), "val") for s in range(3)]
+    pixel = [dict(r, pixel_metrics={"pixel_auroc": 0.9, "aupro": 0.5, "best_dice": 0.3}) for r in RECORDS[:5]]
+    for records in (RECORDS, special, RECORDS + special, two_rules):
+        check_latex(render(records, "latex"))
+    check_latex(render(pixel, "latex", level="pixel"))
+    # one tabular per checkpoint rule, each with its rule as a full-width row
+    parsed = tabulars(render(two_rules, "latex"))
+    assert len(parsed) == 2 and all(rows[1] == columns for columns, rows in parsed)
+    assert r"\multicolumn{10}{l}{\emph{Checkpoint: the last epoch}}" in render(two_rules, "latex")
+    assert r"ssim\_ae" in render(special, "latex") and r"d\_1\%\&\#\$ AUC" in render(RECORDS + special, "latex")

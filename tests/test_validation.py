@@ -35,6 +35,8 @@ def test_bad_values_are_refused_while_planning(plugins, method, dataset_params, 
 def test_a_bad_seed_or_folder_pattern_is_refused_while_planning(plugins, tmp_path):
     with pytest.raises(ParamError, match="seed"):
         plan(plugins, ["pca"], ["synthetic"], [-1])
+    with pytest.raises(ParamError, match="--seeds: seed 0 given more than once"):
+        plan(plugins, ["pca"], ["synthetic"], [0, 1, 0])
     (tmp_path / "train" / "NORMAL").mkdir(parents=True)
     from PIL import Image
 
@@ -73,9 +75,21 @@ def test_the_conformance_rule_catches_a_parameter_checked_only_in_fit():
 
 
 def test_a_range_that_allows_everything_is_said_so():
+    """``ranges = {"share": "any"}`` is the declaration that every value works: the rule then
+    has no bad value to feed and passes, where the same method saying nothing fails it."""
+    from benchbox.conformance import invalid_value
+
     class Free(ChecksInFit):
         name = "free"
         ranges = {"share": "any"}
 
+    class Silent(ChecksInFit):
+        name = "silent"
+        ranges = {}
+
+    assert invalid_value(Free, "share") is None
     (rule,) = [c for c in method_checks(Free) if "refused while planning" in str(c)]
-    rule()  # declared to take any value: nothing to refuse
+    rule()  # declared to take any value: nothing to refuse, although fit() would refuse 2.0
+    (silent,) = [c for c in method_checks(Silent) if "refused while planning" in str(c)]
+    with pytest.raises(AssertionError, match="'share' declares no range"):
+        silent()

@@ -59,8 +59,9 @@ class RichProgress(NullProgress):
         )
 
     def start_cell(self, cell):
-        epochs = cell.method_params.get("epochs") or 1
-        self.run_tasks[cell.key] = self.bar.add_task(f"  {_name(cell)}", total=epochs, info="")
+        # The count comes from the method's first epoch: f-AnoGAN makes more passes than
+        # --epochs (its phases), so "0/5" would understate what runs.
+        self.run_tasks[cell.key] = self.bar.add_task(f"  {_name(cell)}", total=None, info="")
         self.started[cell.key] = (time.monotonic(), time.monotonic())
 
     def epoch(self, cell, epoch, epochs, losses):

@@ -51,13 +51,20 @@ def to_gray_uint8(image: Image.Image) -> Image.Image:
     return image.convert("L")
 
 
-def decode(path: str, size: int) -> np.ndarray:
-    """One file -> uint8 size×size. Raises DataError naming the file."""
+def decode(path: str, size: int, channel: int | None = None) -> np.ndarray:
+    """One file -> uint8 size×size. ``channel``: of a file with several channels, that one
+    (FLAIR is channel 1 of the LGG TIFFs) instead of their grey mix; a one-channel file is
+    read as it is. Raises DataError naming the file."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image = ImageOps.exif_transpose(image)
+                bands = image.getbands()
+                if channel is not None and len(bands) > 1:
+                    if channel >= len(bands):
+                        raise DataError(f"{path}: has {len(bands)} channels, channel {channel} was asked for")
+                    image = image.getchannel(channel)
                 gray = to_gray_uint8(image)
                 gray = gray.resize((size, size), Image.Resampling.BICUBIC)
                 return np.asarray(gray, dtype=np.uint8)
@@ -66,19 +73,21 @@ def decode(path: str, size: int) -> np.ndarray:
 
 
 def _decode_or_message(args):
-    path, size = args
+    path, size, channel = args
     try:
-        return decode(path, size), None
+        return decode(path, size, channel), None
     except DataError as error:
         return None, str(error)
 
 
-def decode_all(paths: list[Path], size: int, skip_bad: bool = False) -> tuple[np.ndarray, list[int]]:
+def decode_all(
+    paths: list[Path], size: int, skip_bad: bool = False, channel: int | None = None
+) -> tuple[np.ndarray, list[int]]:
     """Decode ``paths`` on all cores; returns (N×size×size uint8, indices kept).
 
     A file that does not decode is an error naming it, or with ``skip_bad`` a warning listing
     every skipped file."""
-    jobs = [(str(p), size) for p in paths]
+    jobs = [(str(p), size, channel) for p in paths]
     if len(jobs) < 64 or (os.cpu_count() or 1) == 1:
         results = [_decode_or_message(j) for j in jobs]
     else:
@@ -104,9 +113,9 @@ def file_key(root: Path, paths: list[Path], extra, cache_dir=None) -> str:
     return hashlib.sha256(json.dumps([extra, entries]).encode()).hexdigest()
 
 
-def load_cached(root: Path, paths: list[Path], size: int, cache_dir, name: str, skip_bad: bool):
+def load_cached(root: Path, paths: list[Path], size: int, cache_dir, name: str, skip_bad: bool, channel=None):
     """(images N×size×size uint8, indices of ``paths`` kept), from the cache when possible."""
-    key = file_key(root, paths, [name, size, skip_bad], cache_dir)
+    key = file_key(root, paths, [name, size, skip_bad] + ([channel] if channel is not None else []), cache_dir)
     folder = Path(cache_dir) if cache_dir else default_cache_dir()
     target = folder / name / f"{key[:32]}.npz"
     if target.exists():
@@ -115,7 +124,7 @@ def load_cached(root: Path, paths: list[Path], size: int, cache_dir, name: str, 
                 return data["images"], data["kept"].tolist()
         except (OSError, ValueError, KeyError):
             pass  # unreadable cache entry: rebuilt below
-    images, kept = decode_all(paths, size, skip_bad)
+    images, kept = decode_all(paths, size, skip_bad, channel)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")

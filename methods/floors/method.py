@@ -84,18 +84,21 @@ STATISTICS = {
     "max": lambda x: x.max(1),
     "std": lambda x: x.std(1),
     "mean": lambda x: x.mean(1),
+    # The share of pixels above 10 of 255: how much of a brain MRI slice is head at all.
+    "tissue": lambda x: (x > 10 / 127.5 - 1.0).mean(1),
 }
 
 
 class IntensityFloor(Method):
-    """One number per image — its brightest pixel (``statistic=max``), intensity spread (std)
-    or mean — and score = its distance from the training normals' mean of that number, in
-    their standard deviations. No image structure at all: a method that does not beat this
+    """One number per image — its brightest pixel (``statistic=max``), intensity spread (std),
+    mean, or share of non-background pixels (``tissue``) — and score = its distance from the
+    training normals' mean of that number, in their standard deviations (``direction=higher``:
+    signed, higher = more anomalous). No image structure at all: a method that does not beat this
     floor may be reading the same global cue (README.md beside this file)."""
 
     name = "intensity"
-    params = {"statistic": "max"}
-    choices = {"statistic": tuple(STATISTICS)}
+    params = {"statistic": "max", "direction": "both"}
+    choices = {"statistic": tuple(STATISTICS), "direction": ("both", "higher")}
 
     def fit(self, train: ImageSet, *, on_epoch=None):
         values = STATISTICS[self.statistic](pixels(train.images))
@@ -108,7 +111,9 @@ class IntensityFloor(Method):
         return self
 
     def score(self, data: ImageSet) -> np.ndarray:
-        return np.abs(STATISTICS[self.statistic](pixels(data.images)) - self.mean_) / self.std_
+        distance = (STATISTICS[self.statistic](pixels(data.images)) - self.mean_) / self.std_
+        # "higher": a prior on which side anomalies lie (a tumour needs tissue), never fitted.
+        return distance if self.direction == "higher" else np.abs(distance)
 
 
 class FeatureKNN(FrozenFeatures):

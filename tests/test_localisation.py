@@ -385,6 +385,8 @@ def test_run_table_report_and_audit_show_localisation_and_leaks(tmp_path):
     assert "### Localisation" in index and "No anomaly maps: intensity" in index
     assert "Pixel AUROC against the best" in index and "### Leak audit" in index
     assert (tmp_path / "report" / "synthetic-maps-pca.png").is_file()
+    # every method's map of the same test images, in one figure
+    assert (tmp_path / "report" / "synthetic-maps.png").is_file() and "](synthetic-maps.png)" in index
     assert (tmp_path / "report" / "synthetic-localisation.csv").is_file()
     audited = run_cli("audit", "--dataset", "synthetic", *tiny)
     assert audited.returncode == 0 and "synthetic test: 0 identical (by decoded pixels)" in audited.stdout

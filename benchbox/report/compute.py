@@ -201,16 +201,37 @@ def localisation_blocks(context: Context, ds, name) -> list:
             ),
             Table(table, file=f"{name}-localisation-significance", index=False),
         ]
+    chosen = {}  # label -> its lowest seed's run and saved maps
     for label in ordered({r["label"] for r in with_maps}, context.rank):
         run = min((r for r in with_maps if r["label"] == label), key=lambda r: r["seed"])
         artifacts = context.store.read_artifacts(run["_path"])
-        if not artifacts or "maps" not in artifacts:
-            continue
+        if artifacts and "maps" in artifacts:
+            chosen[label] = (run, artifacts)
+    blocks += compared_maps(chosen, context.out / f"{name}-maps")
+    for label, (run, artifacts) in chosen.items():
         classes = [run["scores"]["classes"][i] for i in artifacts["map_index"]]
         base = context.out / f"{name}-maps-{slug(label)}"
         paths = figures.map_figure(f"{label}, seed {run['seed']}", artifacts, classes, base)
         blocks.append(Figure(paths, f"{figures.alt(label)} anomaly maps"))
     return blocks
+
+
+def compared_maps(chosen: dict, base: Path) -> list:
+    """Every method's map of the same test images in one figure, where the methods saved the
+    same images (each run saves the first few of each class of its test set)."""
+    shown = {
+        label: [run["scores"]["ids"][i] for i in artifacts["map_index"]] for label, (run, artifacts) in chosen.items()
+    }
+    if len(chosen) < 2 or len({tuple(ids) for ids in shown.values()}) > 1:
+        return []
+    run, first = next(iter(chosen.values()))
+    classes = [run["scores"]["classes"][i] for i in first["map_index"]]
+    rows = [(f"{label}, seed {r['seed']}", artifacts["maps"]) for label, (r, artifacts) in chosen.items()]
+    paths = figures.maps_figure(
+        first["map_images"], first["masks"], classes, rows, "Anomaly maps of every method", base
+    )
+    return [Text("Every method's map of the same test images (mask in cyan; each row on its own colour scale):"),
+            Figure(paths, "anomaly maps of every method")]  # fmt: skip
 
 
 def leak_blocks(ds) -> list:

@@ -93,25 +93,41 @@ def reconstruction_figure(label: str, artifacts: dict, classes: list[str], base:
 
 
 def map_figure(label: str, artifacts: dict, classes: list[str], base: Path) -> list[Path]:
-    """Each chosen test image with its mask's contour, above the method's map with the same
-    contour; one colour scale for all of a method's maps (so a normal image's map looks as
-    anomalous as the method finds it), none across methods."""
+    """One method's maps of its chosen test images (:func:`maps_figure`)."""
+    maps = [("anomaly map", artifacts["maps"])]
+    return maps_figure(artifacts["map_images"], artifacts["masks"], classes, maps, label, base)
+
+
+def maps_figure(images, masks, classes: list[str], maps: list[tuple[str, np.ndarray]], title: str, base: Path):
+    """The test images with their masks' contours, above one row of maps per entry of ``maps``
+    (name, N maps) with the same contours; one colour scale for all of a row's maps (so a normal
+    image's map looks as anomalous as the method finds it), none across rows."""
     plt = _matplotlib()
-    images, maps, masks = artifacts["map_images"], artifacts["maps"].astype(np.float64), artifacts["masks"]
-    n = len(images)
-    low, high = float(maps.min()), float(maps.max())
-    fig, axes = plt.subplots(2, n, figsize=(0.75 * n + 0.6, 1.7), squeeze=False)
-    for j in range(n):
-        for i, (picture, cmap, scale) in enumerate(((images[j], "gray", (0, 255)), (maps[j], "magma", (low, high)))):
-            axes[i, j].imshow(picture, cmap=cmap, vmin=scale[0], vmax=scale[1])
+    n, rows = len(images), 1 + len(maps)
+    fig, axes = plt.subplots(rows, n, figsize=(0.75 * n + 0.6, 0.85 * rows), squeeze=False)
+    pictures = [("input, mask", images, "gray", (0, 255))]
+    for name, row in maps:
+        row = np.asarray(row, dtype=np.float64)
+        pictures.append((name, row, "magma", (float(row.min()), float(row.max()))))
+    for i, (name, row, cmap, scale) in enumerate(pictures):
+        for j in range(n):
+            axes[i, j].imshow(row[j], cmap=cmap, vmin=scale[0], vmax=scale[1])
             if masks[j].any():
                 axes[i, j].contour(masks[j], levels=[0.5], colors="cyan", linewidths=0.6)
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
+        if rows > 2:  # many rows: their names across, left of each row
+            axes[i, 0].set_ylabel(name, fontsize=6, rotation=0, ha="right", va="center")
+        else:
+            axes[i, 0].set_ylabel(name, fontsize=6)
+    for j in range(n):
         axes[0, j].set_title(classes[j], fontsize=6)
-    axes[0, 0].set_ylabel("input, mask", fontsize=6)
-    axes[1, 0].set_ylabel("anomaly map", fontsize=6)
-    fig.suptitle(label, fontsize=8, y=1.06)
+    if rows > 2:  # the default top margin is a share of the height: too wide for a tall figure
+        height = 0.85 * rows
+        fig.subplots_adjust(top=1 - 0.35 / height)
+        fig.suptitle(title, fontsize=8, y=1 - 0.05 / height)
+    else:
+        fig.suptitle(title, fontsize=8, y=1.06)
     return save(fig, base)
 
 

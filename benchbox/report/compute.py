@@ -69,6 +69,7 @@ class Context:
 
 
 def compute(results_dir, out: Path, plugins, tsne: tuple[str, str] | None = None) -> Report:
+    """The report of ``results_dir``: a section per dataset and checkpoint rule (figures drawn into ``out``)."""
     store = ResultStore(results_dir)
     records, problems = store.records()
     mixed = mixed_warnings(records)

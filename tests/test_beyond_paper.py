@@ -183,3 +183,15 @@ def test_anatpaste_changes_pixels_inside_the_lungs_only():
 def test_otsu_splits_two_modes():
     values = np.concatenate([np.full(100, 0.2), np.full(100, 0.7)])
     assert 0.2 < augment.otsu_threshold(values) < 0.7
+
+
+def test_an_image_of_one_level_has_no_lung_and_gets_a_plain_patch():
+    """An all-black brain MRI slice (the top of a head): Otsu has no threshold; AnatPaste found
+    no lung there and pastes a plain CutPaste patch instead of failing the run."""
+    assert augment.otsu_threshold(np.zeros(100)) == 0.0
+    assert not augment.lung_mask(np.zeros((32, 32))).any()
+    torch.manual_seed(0)
+    x = -torch.ones(2, 1, 32, 32)
+    x[1] = torch.rand(1, 32, 32) * 2 - 1  # a textured image: the patch is visible
+    out = augment.anatpaste(x)
+    assert out.shape == x.shape and torch.isfinite(out).all() and not torch.equal(out[1], x[1])

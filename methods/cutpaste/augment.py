@@ -100,6 +100,8 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     total, total_mean = weight[-1], mean[-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         between = (total_mean * weight - mean * total) ** 2 / (weight * (total - weight))
+    if not np.isfinite(between).any():  # one level only (an all-black MRI slice): nothing is darker
+        return float(values.min())
     return float(centres[np.nanargmax(np.where(np.isfinite(between), between, np.nan))])
 
 

@@ -29,13 +29,8 @@ class GridSummary:
         ``held`` row (the table says what is missing, and why)."""
         records = [r for _, r in self.done + self.failed] + [self.finished[c.key] for c in self.skipped]
         for cell in self.busy:
-            try:
-                record = store.read(store.path(cell))
-            except ValueError:  # absent or unreadable
-                record = None
-            if record is None or record["status"] != "ok":
-                record = {**base_record(cell, plugins.methods.provider(cell.method)), "status": "held"}
-            records.append(record)
+            record = store.finished(store.path(cell))
+            records.append(record or {**base_record(cell, plugins.methods.provider(cell.method)), "status": "held"})
         return records
 
 
@@ -44,14 +39,8 @@ def pending(cells: list[Cell], store: ResultStore, force: bool = False) -> tuple
     read again only under its lock, in case another process finished it meanwhile)."""
     todo, finished = [], {}
     for cell in cells:
-        path = store.path(cell)
-        record = None
-        if not force and path.exists():
-            try:
-                record = store.read(path)
-            except ValueError:  # unreadable: recomputed
-                record = None
-        if record is not None and record["status"] == "ok":
+        record = None if force else store.finished(store.path(cell))
+        if record is not None:
             finished[cell.key] = record
         else:
             todo.append(cell)

@@ -87,6 +87,17 @@ class ResultStore:
         except ValueError:
             return None
 
+    def finished(self, path: Path) -> dict | None:
+        """The record at ``path`` if it is a finished one (status ok); None when absent,
+        unreadable or not ok (recomputed)."""
+        if not path.exists():
+            return None
+        try:
+            record = self.read(path)
+        except ValueError:
+            return None
+        return record if record["status"] == "ok" else None
+
     def write(self, path: Path, record: dict) -> None:
         atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
 

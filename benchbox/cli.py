@@ -190,7 +190,8 @@ def _int_list(ctx, param, value):
     "params",
     multiple=True,
     metavar="NAME.KEY=VALUE",
-    help="Parameter of a method or dataset, e.g. --param salad.ssl=none. Repeatable.",
+    help="Parameter of a method or dataset, e.g. --param salad.ssl=none; --param <dataset>.name=... names "
+    "the dataset in tables and reports (not part of any key). Repeatable.",
 )
 @click.option(
     "--grid",
@@ -211,6 +212,14 @@ def _int_list(ctx, param, value):
     help="TOML file of more grids and presets, over those the plugins provide (its names win).",
 )
 @click.option("--force", is_flag=True, help="Recompute cells whose results already exist.")
+@click.option(
+    "--derive/--no-derive",
+    default=True,
+    show_default=True,
+    help="--leaks drop under --select last or val: take each cell from its kept twin's stored scores "
+    "in the same --results-dir where there is one (no training; pixel AUROC from histograms, no "
+    "AUPRO or Dice), else train.",
+)
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -275,6 +284,7 @@ def run(
     preset_name,
     grid_file,
     force,
+    derive,
     dry_run,
     checkpoint_every,
     deterministic,
@@ -315,31 +325,35 @@ def run(
     _note_unselectable(cells, dimensions)
     store = ResultStore(results_dir)
     if dry_run:
-        return _dry_run(cells, store, force)
+        return _dry_run(cells, store, force, derive)
     _set_up_torch(threads, deterministic)
     data = DataCache(plugins)  # the audit's splits are the run's (in this process)
     runner = _executor(executor, data, jobs, threads, ray_address, cpus_per_run, gpus_per_run, max_retries)
-    summary = _run_grid(cells, plugins, store, data, runner, force, cadence, results_dir)
+    summary = _run_grid(cells, plugins, store, data, runner, force, cadence, results_dir, derive)
     _summarise(summary, store, plugins, results_dir)
 
 
-def _dry_run(cells, store, force) -> None:
+def _dry_run(cells, store, force, derive) -> None:
     """What the command would do with each cell, one line each on stdout."""
+    from . import derive as deriving
     from .runner import pending
 
     todo, _ = pending(cells, store, force)
     to_run = {c.key for c in todo}
-    counts = {"run": 0, "resume": 0, "skip": 0}
+    counts = {"run": 0, "resume": 0, "derive": 0, "skip": 0}
     for cell in cells:
         if cell.key not in to_run:
             what = "skip"
+        elif derive and not force and deriving.source(cell, store) is not None:
+            what = "derive"
         else:
             what = "resume" if store.checkpoint_path(store.path(cell)).exists() else "run"
         counts[what] += 1
         click.echo(f"{what}\t{cell.label} · {cell.dataset} · seed {cell.seed}\t{store.path(cell)}")
     err.print(
         f"dry run: {counts['run']} to run, {counts['resume']} to resume from a checkpoint, "
-        f"{counts['skip']} already done; nothing was loaded or trained"
+        + (f"{counts['derive']} to derive from kept results (leaks dropped), " if counts["derive"] else "")
+        + f"{counts['skip']} already done; nothing was loaded or trained"
     )
 
 
@@ -389,7 +403,7 @@ def _executor(kind, data, jobs, threads, ray_address, cpus_per_run, gpus_per_run
     return LocalExecutor(data)
 
 
-def _run_grid(cells, plugins, store, data, executor, force, cadence, results_dir):
+def _run_grid(cells, plugins, store, data, executor, force, cadence, results_dir, derive=True):
     """The grid, the checks of its data first; a stop keeps every finished result and says how to resume."""
     from .progress import RichProgress
     from .runner import run_grid
@@ -398,7 +412,8 @@ def _run_grid(cells, plugins, store, data, executor, force, cadence, results_dir
     try:
         with StopRequests():  # Ctrl-C or SIGTERM: resumable methods save their state, then we stop
             return run_grid(cells, plugins, store, force=force, progress=RichProgress(err), checkpoint_every=cadence,
-                            executor=executor, before=lambda todo, done: _before_training(todo, done, data))  # fmt: skip
+                            executor=executor, before=lambda todo, done: _before_training(todo, done, data),
+                            derive=derive)  # fmt: skip
     except KeyboardInterrupt as stop:
         err.print(
             f"[yellow]interrupted[/yellow] ({stop or 'SIGINT'}); finished results are kept in "
@@ -416,7 +431,13 @@ def _summarise(summary, store, plugins, results_dir) -> None:
     from .tables import render
 
     err.print(
-        f"{len(summary.done)} run, {len(summary.skipped)} already done, "
+        f"{len(summary.done)} run, "
+        + (
+            f"{len(summary.derived)} derived from kept results (leaks dropped, no training), "
+            if summary.derived
+            else ""
+        )
+        + f"{len(summary.skipped)} already done, "
         f"{len(summary.failed)} failed"
         + (f", {len(summary.busy)} held by another running benchbox" if summary.busy else "")
         + f"; results in {results_dir}"
@@ -450,9 +471,12 @@ def _check_writable(path: Path) -> None:
 
 def _threshold_warnings(records, threshold) -> list[str]:
     """Why thresholded metrics are blank: the runs scored no labelled validation split."""
+    from .tables import dataset_names
+
     out = []
-    for dataset in sorted({r["dataset"] for r in records}):
-        ok = [r for r in records if r["dataset"] == dataset and r["status"] == "ok"]
+    names = dataset_names(records)
+    for dataset in sorted(set(names)):
+        ok = [r for r, name in zip(records, names) if name == dataset and r["status"] == "ok"]
         missing = [r for r in ok if threshold not in (r["metrics"].get("thresholds") or {})]
         if missing:
             out.append(

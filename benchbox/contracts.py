@@ -74,12 +74,17 @@ class ImageSet:
 
     def file_list_hash(self) -> str:
         """Hash of (id, class) pairs: equal hashes mean the same test set."""
-        payload = json.dumps(sorted(zip(self.ids, self.classes)), separators=(",", ":"))
-        return hashlib.sha256(payload.encode()).hexdigest()
+        return file_list_hash(self.ids, self.classes)
 
     def class_counts(self) -> dict[str, int]:
         names, counts = np.unique(np.asarray(self.classes, dtype=object), return_counts=True)
         return {str(n): int(c) for n, c in zip(names, counts)}
+
+
+def file_list_hash(ids, classes) -> str:
+    """Hash of (id, class) pairs, in any order: :meth:`ImageSet.file_list_hash`."""
+    payload = json.dumps(sorted(zip(ids, classes)), separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 class Configurable:
@@ -238,6 +243,13 @@ class Dataset(Configurable):
         """What :meth:`fingerprint` misses of the ``--select val`` splits (their images where they
         are carved from data the fingerprint does not cover); None: nothing."""
         return None
+
+    def display_name(self) -> str:
+        """The name the data is published under, for tables, report sections and file names
+        (``BrainTumor``, not the layout ``medianomaly``); not part of any key. ``--param
+        <dataset>.name=...`` overrides it. Default: the plugin's name; layouts that hold many
+        datasets name them by their data root."""
+        return self.name
 
     def location(self) -> tuple[str, bool]:
         """Where the data is looked for (or why nowhere), and whether it was found there."""

@@ -88,7 +88,8 @@ def base_record(cell: Cell, provider) -> dict:
         # The experiment's names, and the method's parameters as it ran (run settings included).
         "label": experiment.label,
         "method": experiment.method,
-        "dataset": experiment.dataset,
+        "dataset": experiment.dataset,  # the plugin (the layout); dataset_name: what tables call it
+        "dataset_name": cell.dataset_name or experiment.dataset,
         "seed": experiment.seed,
         "image_size": experiment.image_size,
         "dataset_params": experiment.dataset_params,

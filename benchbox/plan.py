@@ -26,6 +26,9 @@ class Cell:
     seeds_requested: tuple = ()
     data_root: str | None = None
     cache_dir: str | None = None
+    #: The dataset's name in tables and reports (:meth:`Dataset.display_name`, or ``--param
+    #: <dataset>.name``); not part of the key: the data, not its name, defines a result.
+    dataset_name: str = ""
 
     # The experiment's names, for the many places that print or look up a cell.
     key = property(lambda self: self.experiment.key)
@@ -136,9 +139,12 @@ def plan(
 
     cells = []
     for dataset_name in datasets:
-        dataset = checked_dataset(
-            plugins.make_dataset(dataset_name, by_target.get(dataset_name, {}), data_root, cache_dir)
-        )
+        dataset_params = dict(by_target.get(dataset_name, {}))
+        title = dataset_params.pop("name", None)  # a name, not a parameter: it changes no result
+        if title is not None and not str(title).strip():
+            raise ParamError(f"--param {dataset_name}.name: expected a dataset name, got {title!r}")
+        dataset = checked_dataset(plugins.make_dataset(dataset_name, dataset_params, data_root, cache_dir))
+        title = str(title).strip() if title is not None else dataset.display_name()
         fingerprint = dataset.fingerprint()
         if dimensions.get("select") == "val":
             dataset.labelled_validation()  # raises, saying what is missing, where there is none
@@ -175,7 +181,7 @@ def plan(
                     data=data,
                     dimensions=chosen,
                 )
-                cells.append(Cell(experiment, params, tuple(seeds), data_root, cache_dir))
+                cells.append(Cell(experiment, params, tuple(seeds), data_root, cache_dir, title))
     labels = {}
     for cell in cells:  # two entries that differ only in spelling would overwrite each other
         other = labels.setdefault(cell.key, cell.label)

@@ -8,6 +8,7 @@ SEN and SPE).
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -42,13 +43,43 @@ def ordered(labels, rank: dict[str, int]) -> list[str]:
     return sorted(labels, key=lambda label: (rank.get(method_of(label), len(rank)), label))
 
 
+def dataset_names(records: list[dict]) -> list[str]:
+    """Each record's dataset as tables name it: the name it was run under (``dataset_name``;
+    the plugin's name for records made before names), told apart where one name holds several
+    data trees (layouts, parameters or images) so that their results are never merged, ranked
+    or tested together: ``BrainTumor (data=5fe7893f)``. Idempotent: a told-apart name stays."""
+    trees = []
+    for r in records:
+        experiment = r.get("experiment") or {}
+        tree = {"layout": r["dataset"], "data": str(experiment.get("data") or "").split("+val:")[0][:8]}
+        tree.update({k: repr(v) for k, v in (experiment.get("dataset_params") or {}).items()})
+        trees.append(tree)
+    names = [r.get("dataset_name") or r["dataset"] for r in records]
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        groups.setdefault(name, []).append(i)
+    out = list(names)
+    for name, indices in groups.items():
+        distinct = {json.dumps(trees[i], sort_keys=True) for i in indices}
+        if len(distinct) < 2:
+            continue
+        keys = sorted({k for i in indices for k in trees[i]})
+        differing = [k for k in keys if len({trees[i].get(k) for i in indices}) > 1]
+        if differing != ["data"]:  # the images follow from a layout or a parameter: name those
+            differing = [k for k in differing if k != "data"]
+        for i in indices:
+            what = ", ".join(f"{k}={trees[i].get(k, '–')}" for k in differing)
+            out[i] = f"{name} ({what})"
+    return out
+
+
 def experiment_labels(records: list[dict]) -> list[str]:
     """Each record's row label: its method label, plus what differs where one label on one
     dataset holds several experiments (other epochs, image size, data...), so that they are
     never averaged together."""
     groups: dict[tuple, list[int]] = {}
-    for i, r in enumerate(records):
-        groups.setdefault((r["dataset"], r["label"]), []).append(i)
+    for i, (r, dataset) in enumerate(zip(records, dataset_names(records))):
+        groups.setdefault((dataset, r["label"]), []).append(i)
     labels = [r["label"] for r in records]
     for indices in groups.values():
         # The experiment, and the test set it was measured on: a guard against a dataset whose
@@ -87,9 +118,9 @@ def frame(records: list[dict], protocol: str = "test_best_f1") -> pd.DataFrame:
     """One row per record: dataset, row label (see :func:`experiment_labels`), seed, status and
     the metrics."""
     rows = []
-    for r, label in zip(records, experiment_labels(records)):
+    for r, label, dataset in zip(records, experiment_labels(records), dataset_names(records)):
         row = {
-            "dataset": r["dataset"],
+            "dataset": dataset,
             "method": label,
             "base": r["method"],
             "seed": r["seed"],

@@ -119,6 +119,12 @@ class FolderDataset(Dataset):
     def location(self):
         return locate(self.root(), self.env_var, lambda root: _child(root, "train") is not None, "no train/ folder")
 
+    def display_name(self) -> str:
+        # The generic layout holds any dataset: it is named by its folder (BMAD's, yours).
+        if type(self).name != FolderDataset.name or self.root() is None:
+            return self.name
+        return self.root().resolve().name
+
     def missing(self, what: str) -> DataError:
         return DataError(f"dataset {self.name!r}: {what}. Expected layout: {self.layout}. Published: {self.published}.")
 

@@ -8,6 +8,9 @@ Pixel masks, where a dataset has them, are read from ``ROOT/annotations/`` or ``
 with the image's file name (any image suffix); anomalous images without one are image level
 only. Files that ``data.json`` lists but the folder lacks are an error with their count and first
 names; ``--param medianomaly.skip_missing=true`` leaves them out (recorded with the result).
+
+Tables and reports call the dataset by its published name (:meth:`MedIAnomaly.display_name`),
+never ``medianomaly``: the layout holds many datasets.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from .folder import _child, _same_stem, locate, read_mask
 from .imagefiles import load_cached
 
 MASK_FOLDERS = ("annotations", "masks")
+#: The datasets MedIAnomaly publishes in this layout, spelt as it names them: a data root named
+#: like one (``brain_tumor``, ``braintumor``) gets this spelling in tables and file names.
+PUBLISHED_NAMES = ("RSNA", "VinCXR", "BrainTumor", "LAG", "ISIC2018", "Camelyon16", "BraTS2021")
 CLASSES = {"0": "NORMAL", "1": "ANOMALOUS"}
 
 
@@ -45,6 +51,19 @@ class MedIAnomaly(Dataset):
 
     def location(self):
         return locate(self.root(), self.env_var, lambda root: (root / "data.json").is_file(), "no data.json")
+
+    def display_name(self) -> str:
+        """``data.json``'s ``"name"`` where it has one, else the data root's folder name, in
+        MedIAnomaly's spelling where it is one of its datasets."""
+        root = self.root()
+        if root is None:
+            return self.name
+        named = self._index().get("name") if (root / "data.json").is_file() else None
+        if isinstance(named, str) and named.strip():
+            return named.strip()
+        folder = root.resolve().name
+        plain = folder.lower().replace("_", "").replace("-", "")
+        return next((n for n in PUBLISHED_NAMES if n.lower() == plain), folder)
 
     def _fail(self, what: str) -> DataError:
         return DataError(f"dataset 'medianomaly': {what}. Expected layout: {self.layout}. Published: {self.published}.")

@@ -21,6 +21,17 @@ def benchmark_script(name: str):
     return module
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """A test that runs the CLI in-process with --threads N sets torch's thread count for the
+    whole pytest process; later tests comparing in-process with subprocess scores would differ."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def plugins():
     """Built-ins only: tests do not depend on what else is installed."""

@@ -11,7 +11,7 @@ from ..experiment import SELECTION_RULES
 from ..params import label as make_label
 from ..params import parse_entry
 from ..store import ResultStore, slug
-from ..tables import by_rule, experiment_labels, frame, main_tables, mixed_warnings, ordered
+from ..tables import by_rule, dataset_names, experiment_labels, frame, main_tables, mixed_warnings, ordered
 from . import figures
 from .model import Figure, Heading, Report, Section, Table, Text
 from .statistics import (
@@ -73,8 +73,9 @@ def compute(results_dir, out: Path, plugins, tsne: tuple[str, str] | None = None
     store = ResultStore(results_dir)
     records, problems = store.records()
     mixed = mixed_warnings(records)
-    for record, label in zip(records, experiment_labels(records)):
+    for record, label, dataset in zip(records, experiment_labels(records), dataset_names(records)):
         record["label"] = label  # several experiments under one label become rows of their own
+        record["dataset_name"] = dataset  # one name over several data trees: told apart
     context = Context(store, out, plugins)
     report = Report()
     if problems:
@@ -87,8 +88,8 @@ def compute(results_dir, out: Path, plugins, tsne: tuple[str, str] | None = None
             Text("Several experiments under one label, shown as rows of their own:"),
             Text("\n".join(f"- {m}" for m in mixed)),
         ]
-    for dataset in sorted({r["dataset"] for r in records}):
-        for rule, all_ds in by_rule([r for r in records if r["dataset"] == dataset]).items():
+    for dataset in sorted({r["dataset_name"] for r in records}):
+        for rule, all_ds in by_rule([r for r in records if r["dataset_name"] == dataset]).items():
             # One section per checkpoint rule: never averaged, ranked or tested across rules.
             report.sections.append(section(context, dataset, rule, all_ds, tsne))
     if not records:
@@ -126,7 +127,7 @@ def section(context: Context, dataset: str, rule: str, all_ds: list[dict], tsne)
         Heading("Anomaly score per class (Table VI; mean ± std over test images, seeds pooled)"),
         Table(per_class_table(ds, rank), file=f"{name}-table6"),
     ]
-    subgroup = context.subgroup(dataset)
+    subgroup = context.subgroup(ds[0]["dataset"])  # the plugin's hook (one plugin a section)
     for side, suffix, heading in PER_GROUP:
         per_group = auroc_per_group_table(ds, subgroup, side=side, rank=rank)
         if per_group is not None:
@@ -182,12 +183,22 @@ def localisation_blocks(context: Context, ds, name) -> list:
     without = sorted({r["label"] for r in ds} - {r["label"] for r in with_maps})
     if without:
         blocks.append(Text(f"No anomaly maps: {', '.join(without)} (image level only)."))
-    first = with_maps[0]["pixel_metrics"]
+    derived = ordered({r["label"] for r in with_maps if "derived" in r}, context.rank)
+    if derived:
+        blocks.append(
+            Text(
+                f"Derived from the kept cells without training ({', '.join(derived)}; benchbox.derive): pixel AUROC "
+                "from the kept runs' per-image histograms of 256 bins, AUPRO and Dice not derived (the full maps "
+                "are not stored; `benchbox run --no-derive` trains them)."
+            )
+        )
+    first = min(with_maps, key=lambda r: "derived" in r)["pixel_metrics"]  # a trained run's counts
     share = first["positive_share"]
+    regions = f"{first['n_regions']} connected regions, " if "n_regions" in first else ""
     blocks.append(
         Text(
             f"{first['n_images']} test images with known masks ({first['n_anomalous_images']} with anomalous pixels, "
-            f"{first['n_regions']} connected regions, {100 * first['positive_share']:.1f}% of their pixels anomalous), "
+            f"{regions}{100 * first['positive_share']:.1f}% of their pixels anomalous), "
             f"at the run's image size; flagging every pixel would score Dice {2 * share / (1 + share):.4f}, "
             f"a chance map pixel AUROC 0.5 and AUPRO 0.15. CSV: [{name}-localisation.csv]({name}-localisation.csv)"
         )
@@ -340,8 +351,12 @@ def describe(records: list[dict], rank: dict[str, int]) -> str:
             if (r.get("method_provenance") or {}).get("weights_sha256")
         }
     )
+    first = records[0]
+    data = (first.get("experiment") or {}).get("data")
+    derived = ordered({r["label"] for r in records if "derived" in r}, rank)
+    layout = f"plugin `{first['dataset']}`" + (f", data fingerprint {str(data).split('+val:')[0][:12]}" if data else "")
     return (
-        f"Image size {values('image_size')}; epochs {values('epochs')}; batch size {values('batch_size')}; "
+        f"Dataset {first.get('dataset_name') or first['dataset']} ({layout}). Image size {values('image_size')}; epochs {values('epochs')}; batch size {values('batch_size')}; "
         f"seeds {values('seed', per_row=False)}; split protocol {', '.join(protocols)}; test set(s) "
         f"{records[0]['test_set']['n']} images, file-list hash {hashes}. F1/ACC/SEN/SPE/BACC use the "
         f"threshold with the best F1 on the test scores (the SALAD paper's protocol, which uses test labels); "
@@ -349,4 +364,10 @@ def describe(records: list[dict], rank: dict[str, int]) -> str:
         f"Versions: {'; '.join(versions)}. Devices: {'; '.join(devices)}. "
         f"Training precision: {', '.join(p + (' autocast' if p == 'bf16' else '') for p in precisions) or '–'}."
         + (f" Weights files read (SHA-256): {'; '.join(weights)}." if weights else "")
+        + (
+            f" Derived, not trained (--leaks drop from the kept cells' stored scores, benchbox.derive): "
+            f"{', '.join(derived)}."
+            if derived
+            else ""
+        )
     )

@@ -14,8 +14,10 @@ def benchbox_register_methods(register):
     from .ganomaly.method import GANomaly
     from .padim.method import PaDiM
     from .patchcore.method import PatchCore
+    from .rd4ad.method import RD4AD
     from .salad.method import SALAD
     from .ssim_ae.method import SSIMAE
+    from .stfpm.method import STFPM
     from .vae.method import VAE
 
     for cls in (
@@ -32,6 +34,8 @@ def benchbox_register_methods(register):
         PatchCore,
         PaDiM,
         FeatureKNN,
+        STFPM,
+        RD4AD,
     ):
         register(cls)
 

@@ -132,38 +132,25 @@ def check_backbone(name: str, weights: str, owner: str) -> None:
         check_weights_file(weights, owner)
 
 
-class FeatureBackbone(nn.Module):
-    """A frozen backbone giving the maps of feature ``levels`` (1-4: strides 4, 8, 16, 32) and,
-    with ``pooled=True``, the image's pooled penultimate features instead."""
+class FeatureNet(nn.Module):
+    """A network of one of :data:`BACKBONES` giving the maps of feature ``levels`` (1-4:
+    strides 4, 8, 16, 32) of a normalised 3-channel input (:meth:`maps`). Built untrained here
+    (STFPM's student has the teacher's architecture); :class:`FeatureBackbone` is the frozen
+    ImageNet one."""
 
-    def __init__(self, name: str, levels=(2, 3), weights: str = "", owner: str = "", pooled: bool = False):
+    def __init__(self, name: str, levels=(2, 3), net: nn.Module | None = None):
         super().__init__()
-        check_backbone(name, weights, owner or name)
-        self.name, self.levels, self.pooled = name, tuple(levels), pooled
-        if name in LITE:
-            self.net, path = lite_classifier(name)
-            self.weights_sha256 = file_sha256(path)
-            mean, std = LITE_MEAN, LITE_STD
-        else:
-            self.net = resnet(name)
-            self.weights_sha256 = load_weights(self.net, weights, owner or name)  # it hashes the file it read
-            path = weights
-            mean, std = IMAGENET_MEAN, IMAGENET_STD
-        self.weights_source = weights_source(name, path)
-        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
-        self.requires_grad_(False)
-        self.eval()
+        self.name, self.levels = name, tuple(levels)
+        if net is None:  # untrained, of the named architecture
+            if name in LITE:
+                import timm
 
-    def provenance(self) -> dict:
-        return {"backbone": self.name, "weights_sha256": self.weights_sha256, "weights_source": self.weights_source}
+                net = timm.create_model(LITE[name].timm_name, pretrained=False)
+            else:
+                net = resnet(name)
+        self.net = net
 
-    @torch.inference_mode()
-    def forward(self, images: torch.Tensor):
-        """uint8 N×1×H×W -> list of N×C×h×w maps (one per level), or N×D pooled features."""
-        x = (images.float().div(255).expand(-1, 3, -1, -1) - self.mean) / self.std
-        if self.pooled:
-            return self._pooled(x)
+    def maps(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self._lite_maps(x) if self.name in LITE else self._resnet_maps(x)
 
     def _lite_maps(self, x):
@@ -188,6 +175,45 @@ class FeatureBackbone(nn.Module):
             if level in self.levels:
                 maps.append(x)
         return maps
+
+
+class FeatureBackbone(FeatureNet):
+    """A frozen ImageNet backbone giving the maps of feature ``levels`` and, with
+    ``pooled=True``, the image's pooled penultimate features instead."""
+
+    def __init__(self, name: str, levels=(2, 3), weights: str = "", owner: str = "", pooled: bool = False):
+        check_backbone(name, weights, owner or name)
+        if name in LITE:
+            net, path = lite_classifier(name)
+            sha256 = file_sha256(path)
+            mean, std = LITE_MEAN, LITE_STD
+        else:
+            net = resnet(name)
+            sha256 = load_weights(net, weights, owner or name)  # it hashes the file it read
+            path = weights
+            mean, std = IMAGENET_MEAN, IMAGENET_STD
+        super().__init__(name, levels, net)
+        self.pooled, self.weights_sha256 = pooled, sha256
+        self.weights_source = weights_source(name, path)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    def provenance(self) -> dict:
+        return {"backbone": self.name, "weights_sha256": self.weights_sha256, "weights_source": self.weights_source}
+
+    def normalise(self, unit: torch.Tensor) -> torch.Tensor:
+        """One-channel images in [-1, 1] (the training loop's input) -> this family's input."""
+        return ((unit + 1) / 2 - self.mean) / self.std  # broadcasts the one channel to three
+
+    @torch.inference_mode()
+    def forward(self, images: torch.Tensor):
+        """uint8 N×1×H×W -> list of N×C×h×w maps (one per level), or N×D pooled features."""
+        x = (images.float().div(255).expand(-1, 3, -1, -1) - self.mean) / self.std
+        if self.pooled:
+            return self._pooled(x)
+        return self.maps(x)
 
     def _pooled(self, x):
         if self.name in LITE:

@@ -159,7 +159,10 @@ def execute_cell(
             images, source = (
                 (val, data.dataset(cell).labelled_validation()) if rule == "val" else (test, "the test split")
             )
-            selection = Selection(rule, cell.experiment.dimensions.get("select_every", 1), images, source)
+            dimensions = cell.experiment.dimensions
+            selection = Selection(
+                rule, dimensions.get("select_every", 1), images, source, dimensions.get("select_metric", "auroc")
+            )
             extra["selection"] = selection
         history = []  # per-epoch mean losses, for training curves
 

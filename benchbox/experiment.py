@@ -56,6 +56,13 @@ DIMENSIONS: tuple[Dimension, ...] = (
     ),
     Dimension("select_every", 1, "With --select val|test: score the selection split every N epochs (and the last)."),
     Dimension(
+        "select_metric",
+        "auroc",
+        "With --select val|test: what the selection split is scored by: auroc (image level), or pixel_auroc "
+        "over its masks (BMAD's rule for RD4AD; methods with anomaly maps).",
+        choices=("auroc", "pixel_auroc"),
+    ),
+    Dimension(
         "leaks",
         "keep",
         "Test images that copy a training image (identical bytes, or near-identical: benchbox.leaks): "

@@ -85,6 +85,10 @@ def checked_dimensions(given: dict | None) -> dict:
         raise ParamError(f"--leaks: expected keep or drop, got {values['leaks']!r}")
     if rule == "last" and every != 1:
         raise ParamError("--select-every applies to --select val or test; the last epoch is not chosen")
+    if values.get("select_metric", "auroc") not in ("auroc", "pixel_auroc"):
+        raise ParamError(f"--select-metric: expected auroc or pixel_auroc, got {values['select_metric']!r}")
+    if rule == "last" and values.get("select_metric", "auroc") != "auroc":
+        raise ParamError("--select-metric applies to --select val or test; the last epoch is not chosen")
     return values
 
 
@@ -165,7 +169,7 @@ def plan(
             # A method without epochs has no checkpoint to choose: it runs as --select last.
             chosen = dimensions
             if not selectable(cls) and "select" in dimensions:
-                chosen = {**dimensions, "select": "last", "select_every": 1}
+                chosen = {**dimensions, "select": "last", "select_every": 1, "select_metric": "auroc"}
             data = with_val if chosen.get("select") == "val" else fingerprint
             for seed in seeds:
                 params = checked_method(cls, {**given, "seed": seed}, size).get_params()

@@ -211,3 +211,30 @@ def test_the_report_has_a_section_per_rule(plugins, tmp_path):
     assert (tmp_path / "report" / "synthetic-select-val-selection.png").exists()
     selection = (tmp_path / "report" / "synthetic-select-val-selection.md").read_text()
     assert "validation AUROC, chosen" in selection
+
+
+def test_pixel_auroc_rule_picks_the_epoch_of_its_best_pixel_auroc(plugins, tmp_path):
+    """BMAD's rule (--select-metric pixel_auroc): the curve is pixel AUROC over the selection
+    split's masks; under test the chosen epoch's is the reported pixel AUROC."""
+    cells = plan(plugins, ["ae"], ["synthetic"], [0], image_size=16,
+                 overrides=[("synthetic", k, str(v)) for k, v in SYNTHETIC.items()],
+                 dimensions={"select": "test", "select_metric": "pixel_auroc"}, **TINY)  # fmt: skip
+    (record,) = _run(plugins, cells, tmp_path).values()
+    selection = record["selection"]
+    curve = [p["pixel_auroc"] for p in selection["curve"]]
+    assert record["label"] == "ae; select=test; select_metric=pixel_auroc" and selection["metric"] == "pixel_auroc"
+    assert len(set(curve)) > 1 and selection["chosen_epoch"] == int(np.argmax(curve)) + 1
+    assert record["pixel_metrics"]["pixel_auroc"] == pytest.approx(max(curve), abs=1e-12)
+    image_rule = _cells(plugins, ["ae"], "test")[0]
+    assert image_rule.key != cells[0].key
+
+
+def test_pixel_auroc_rule_is_refused_where_it_cannot_work(plugins, tmp_path):
+    with pytest.raises(ParamError, match="--select-metric applies to --select val or test"):
+        plan(plugins, ["ae"], ["synthetic"], [0], dimensions={"select_metric": "pixel_auroc"})
+    # No masks on the selection split: the cell fails saying so, nothing is chosen by another metric.
+    _tree(tmp_path / "data", {"train/NORMAL": 6, "test/NORMAL": 3, "test/SICK": 3})
+    cells = plan(plugins, ["ae"], ["folder"], [0], image_size=16, data_root=str(tmp_path / "data"),
+                 dimensions={"select": "test", "select_metric": "pixel_auroc"}, epochs=1)  # fmt: skip
+    record = execute_cell(cells[0], plugins, DataCache(plugins))
+    assert record["status"] == "failed" and "has no pixel masks" in record["error"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..selection import SELECTION_METRICS, curve_value
 from ..tables import ordered
 from .numbers import over_seeds
 
@@ -157,7 +158,9 @@ def selection_figure(records: list[dict], rule: str, dataset: str, base: Path, r
         if r.get("selection") and r["selection"]["curve"]:
             by_label[r["label"]].append(r)
     for label in ordered(by_label, rank):
-        curves = [[(p["epoch"], p["auroc"]) for p in r["selection"]["curve"]] for r in by_label[label]]
+        curves = [
+            [(p["epoch"], curve_value(r["selection"], p)) for p in r["selection"]["curve"]] for r in by_label[label]
+        ]
         epochs = sorted({e for c in curves for e, _ in c})
         values = np.array([[dict(c).get(e, np.nan) for e in epochs] for c in curves], dtype=float)
         mean = np.nanmean(values, axis=0)
@@ -166,7 +169,9 @@ def selection_figure(records: list[dict], rule: str, dataset: str, base: Path, r
             std = np.nanstd(values, axis=0, ddof=1)
             ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.12, lw=0)
     where = "test" if rule == "test" else "validation"
-    ax.set(xlabel="epoch", ylabel=f"{where} AUROC", title=f"{dataset}: {where} AUROC per evaluation (mean ± std)")
+    metrics = sorted({SELECTION_METRICS[r["selection"].get("metric", "auroc")] for r in records if r.get("selection")})
+    what = f"{where} {' / '.join(metrics) or 'AUROC'}"
+    ax.set(xlabel="epoch", ylabel=what, title=f"{dataset}: {what} per evaluation (mean ± std)")
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), frameon=False)
     return save(fig, base)
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from ..selection import SELECTION_METRICS, curve_value
 from ..significance import against_chance, paired_bootstrap, paired_bootstrap_pixel
 from ..tables import ordered
 from .numbers import over_seeds, plus_minus
@@ -154,10 +155,15 @@ def selection_table(records: list[dict], rule: str, rank: dict[str, int]) -> tup
     for r in records:
         if r.get("selection"):
             by_label[r["label"]].append(r)
+    metric = " / ".join(
+        sorted({SELECTION_METRICS[r["selection"].get("metric", "auroc")] for r in records if r.get("selection")})
+    )
     for label in ordered(by_label, rank):
         runs = sorted(by_label[label], key=lambda r: r["seed"])
         chosen = [r["selection"]["chosen_auroc"] for r in runs]
-        last = [r["selection"]["curve"][-1]["auroc"] if r["selection"]["curve"] else None for r in runs]
+        last = [
+            curve_value(r["selection"], r["selection"]["curve"][-1]) if r["selection"]["curve"] else None for r in runs
+        ]
         first = runs[0]["selection"]
         if first.get("split"):
             sources.add(first["split"])
@@ -170,8 +176,8 @@ def selection_table(records: list[dict], rule: str, rank: dict[str, int]) -> tup
                 "every": first["every"],
                 "chosen epoch, per seed": ", ".join(str(r["selection"]["chosen_epoch"]) for r in runs)
                 + f" of {runs[0]['selection']['curve'][-1]['epoch'] if first['curve'] else '–'}",
-                f"{where} AUROC, chosen": over_seeds(chosen),
-                f"{where} AUROC, last epoch": over_seeds(last),
+                f"{where} {metric}, chosen": over_seeds(chosen),
+                f"{where} {metric}, last epoch": over_seeds(last),
                 "chosen − last": over_seeds([c - x for c, x in zip(chosen, last) if c is not None and x is not None]),
                 "test AUROC of the chosen checkpoint": over_seeds([r["metrics"]["auroc"] for r in runs]),
             }

@@ -512,30 +512,199 @@ def _threshold_warnings(records, threshold) -> list[str]:
     show_default=True,
     help="image: Table I; pixel: the localisation table (pixel AUROC, AUPRO, best Dice) where masks exist.",
 )
+@click.option(
+    "--dataset",
+    "datasets",
+    default=None,
+    help="Comma list of the datasets to show, as tables name them (default: all), in that order.",
+)
+@click.option(
+    "--methods",
+    default=None,
+    help="Comma list of method entries to show, in that order (default: all, in the grids' order).",
+)
+@click.option(
+    "--metrics",
+    default=None,
+    help="Comma list of columns: auroc,f1,acc,sen,spe,auprc,bacc,sen95 (pixel: pixel_auroc,aupro,best_dice).",
+)
+@click.option(
+    "--published",
+    "published",
+    multiple=True,
+    help="Add a published table's rows for the datasets it shares with the run, set apart and never "
+    "ranked: bmad, salad (benchbox published lists them); NAME:THEIRS=OURS maps one of its datasets.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
-def table(results_dir, fmt, threshold, level, output):
+def table(results_dir, fmt, threshold, level, datasets, methods, metrics, published, output):
     """Aggregate the results directory into a table (mean ± std over seeds)."""
-    from .store import ResultStore
     from .tables import mixed_warnings, render, seed_warnings
+
+    records, store = _records(results_dir)
+    for warning in [*mixed_warnings(records), *seed_warnings(records), *_threshold_warnings(records, threshold)]:
+        err.print(f"[yellow]warning[/yellow] {escape(warning)}")
+    plugins = get_plugins()
+    records, view = _table_view(records, store, plugins, datasets, methods, metrics, level, published)
+    text = render(records, fmt, threshold, level=level, rank=plugins.row_order(), view=view)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _records(results_dir):
+    """The records of a results directory (its unreadable files named), or a clear error."""
+    from .store import ResultStore
 
     if not Path(results_dir).is_dir():
         raise UserMistake(f"--results-dir {results_dir}: no such directory")
-    records, problems = ResultStore(results_dir).records()
+    store = ResultStore(results_dir)
+    records, problems = store.records()
     for problem in problems:
         err.print(f"[yellow]skipped[/yellow] {escape(problem)}")
     if not records:  # nothing to aggregate is an error, and no file is written
         raise UserMistake(
             f"--results-dir {results_dir}: no result files there (expected <dataset>/<method>__seed<k>__<key>.json)"
         )
-    for warning in [*mixed_warnings(records), *seed_warnings(records), *_threshold_warnings(records, threshold)]:
-        err.print(f"[yellow]warning[/yellow] {escape(warning)}")
+    return records, store
+
+
+def _table_view(records, store, plugins, datasets, methods, metrics, level, published):
+    """The records a table shows (``--dataset``, ``--methods``) and how (:class:`benchbox.tables.View`)."""
+    from .catalogue import Catalogue
+    from .params import label as make_label
+    from .params import parse_entry
+    from .published import parse_choice
+    from .tables import HEADERS, METRICS, PIXEL, View, dataset_names, experiment_labels
+
+    names = dataset_names(records)
+    if datasets:
+        wanted = [d.strip() for d in datasets.split(",") if d.strip()]
+        known = sorted(set(names))
+        unknown = [d for d in wanted if d not in known and d not in {r["dataset"] for r in records}]
+        if unknown:
+            raise UserMistake(
+                f"--dataset {datasets}: no results of {', '.join(unknown)}; there are: {', '.join(known)}"
+            )
+        records = [r for r, n in zip(records, names) if n in wanted or r["dataset"] in wanted]
+    order = None
+    if methods:
+        try:
+            order = [make_label(*parse_entry(e)) for e in split_entries(methods)]
+        except BenchboxError as error:
+            raise UserMistake(f"--methods {methods}: {error}") from None
+        labels = experiment_labels(records)
+        missing = [o for o in order if o not in labels]
+        if missing:
+            raise UserMistake(
+                f"--methods {methods}: no results of {', '.join(missing)}; there are: {', '.join(sorted(set(labels)))}"
+            )
+        records = [r for r, label in zip(records, labels) if label in order]
+    columns = None
+    if metrics:
+        allowed = PIXEL if level == "pixel" else METRICS
+        by_header = {HEADERS[m].lower(): m for m in allowed}
+        columns = tuple(by_header.get(m.strip().lower(), m.strip().lower()) for m in metrics.split(",") if m.strip())
+        wrong = [m for m in columns if m not in allowed]
+        if wrong:
+            raise UserMistake(
+                f"--metrics {metrics}: unknown at --level {level}: {', '.join(wrong)}; known: {', '.join(allowed)}"
+            )
+    rows = []
+    for choice in published:
+        table, mapping = parse_choice(choice, {n: plugins.published.get(n) for n in plugins.published.names()})
+        shown = {}
+        for r, n in zip(records, dataset_names(records)):
+            shown.setdefault(n, []).append(r)
+        found = table.rows_for(shown, mapping)
+        if not found:
+            err.print(
+                f"[yellow]warning[/yellow] --published {escape(choice)}: none of its datasets "
+                f"({', '.join(sorted(table.datasets))}) is in these results ({', '.join(sorted(shown))}); "
+                f"map one with {table.name}:THEIRS=OURS"
+            )
+        rows += found
+    catalogue = Catalogue.from_plugins(plugins, sorted(set(experiment_labels(records))))
+    return records, View(catalogue, columns, order, store.read_artifacts, rows)
+
+
+@main.command()
+@click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--published",
+    "published",
+    multiple=True,
+    help="Add the references of these published tables (bmad, salad).",
+)
+def cite(results_dir, published):
+    """Print the BibTeX (.bib) of every method and dataset in the results directory."""
+    from .catalogue import Catalogue, bib_entries
+    from .tables import experiment_labels
+
+    records, _ = _records(results_dir)
+    for r, label in zip(records, experiment_labels(records)):
+        r["label"] = label
     plugins = get_plugins()
-    text = render(records, fmt, threshold, level=level, rank=plugins.row_order())
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-        err.print(f"wrote {output}")
-    else:
-        click.echo(text, nl=False)
+    text = Catalogue.from_plugins(plugins, sorted({r["label"] for r in records})).bibliography(records)
+    for name in published:
+        if name not in plugins.published:
+            raise UserMistake(f"--published {name}: unknown; known: {', '.join(plugins.published.names())}")
+        extra = plugins.published.get(name).citation
+        if extra and not set(bib_entries(extra)) <= set(bib_entries(text)):
+            text = (text + "\n" + extra + "\n") if text else extra + "\n"
+    click.echo(text, nl=False)
+
+
+@main.command()
+@click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--metric", default="auroc", show_default=True, type=click.Choice(["auroc", "auprc", "pixel_auroc", "aupro"])
+)
+@click.option(
+    "--select",
+    "rule",
+    default="last",
+    show_default=True,
+    type=click.Choice(["last", "val", "test"]),
+    help="The checkpoint rule whose results are ranked (rules are never ranked together).",
+)
+@click.option(
+    "--out", default=None, type=click.Path(dir_okay=False), help="Write the CD diagram to OUT.png and OUT.pdf."
+)
+def rank(results_dir, metric, rule, out):
+    """Rank the methods across the datasets of a results directory: average ranks, the Friedman
+    test and the Nemenyi critical difference (Demšar 2006)."""
+    from .catalogue import Catalogue
+    from .ranks import cd_diagram, rank_methods
+
+    records, _ = _records(results_dir)
+    plugins = get_plugins()
+    catalogue = Catalogue.from_plugins(plugins)
+    try:
+        result = rank_methods(records, metric, rule, seed_independent=catalogue.seed_independent)
+    except ValueError as error:
+        raise UserMistake(f"--results-dir {results_dir}: {error}") from None
+    if result.n_datasets < 2:
+        raise UserMistake(
+            f"--results-dir {results_dir}: ranks need at least two datasets with the same methods; "
+            f"found {result.n_datasets} ({', '.join(result.ranks.index)})"
+        )
+    click.echo(result.table().to_markdown(disable_numparse=True))
+    click.echo("\n" + result.summary())
+    if out:
+        paths = cd_diagram(result, Path(out))
+        err.print(f"wrote {', '.join(map(str, paths))}")
+
+
+@main.command()
+def published():
+    """The published tables that --published can add, with their sources and protocols."""
+    plugins = get_plugins()
+    for name in plugins.published.names():
+        table = plugins.published.get(name)
+        click.echo(f"{name}: {table.source}\n  protocol: {table.protocol}")
+        click.echo(f"  datasets (theirs -> benchbox's): {', '.join(f'{a} -> {b}' for a, b in table.datasets.items())}")
 
 
 @main.command()

@@ -97,6 +97,11 @@ class Configurable:
     """
 
     name: ClassVar[str] = ""
+    #: How tables and papers name it (``SSIM-AE``, ``Chest X-ray``); default: ``name``.
+    title: ClassVar[str] = ""
+    #: Its reference(s) as BibTeX entries with stable keys, cited after its name in LaTeX tables
+    #: and written to a report's ``references.bib`` (``benchbox cite``); "" where there is none.
+    citation: ClassVar[str] = ""
     params: ClassVar[dict] = {}
     choices: ClassVar[dict] = {}
     #: Allowed numbers: ``{"lr": "> 0", "share": "(0, 1]", "shift": "any"}``, checked when the
@@ -146,6 +151,15 @@ class Method(Configurable):
     #: and ends with the networks it chose (``--select val|test``). Otherwise there is nothing
     #: to choose: such a method runs as ``--select last``.
     selectable: ClassVar[bool] = False
+    #: True when the seed changes nothing it computes (PCA, the floors): it runs once, with the
+    #: first seed, and tables show its number without a std.
+    seed_independent: ClassVar[bool] = False
+
+    @classmethod
+    def references(cls, params: dict) -> str:
+        """The BibTeX entries to cite for an entry with ``params`` (e.g. a variant's own
+        paper). Default: :attr:`citation`."""
+        return cls.citation
 
     def fit(self, train: ImageSet, *, on_epoch: Callable | None = None) -> Method:
         """Learn from ``train`` (normal images only). ``on_epoch(epoch, epochs, losses)``

@@ -25,3 +25,9 @@ def benchbox_register_datasets(register):
 def benchbox_register_grids(register):
     """Call ``register(path)`` with a TOML file of named grids and presets (see
     :mod:`benchbox.grids`)."""
+
+
+@hookspec
+def benchbox_register_published(register):
+    """Call ``register(table)`` with each :class:`benchbox.published.PublishedTable` of published
+    numbers provided (``benchbox table --published NAME``)."""

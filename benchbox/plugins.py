@@ -99,6 +99,7 @@ class Plugins:
         self._methods: Registry | None = None
         self._datasets: Registry | None = None
         self._grids: dict | None = None
+        self._published: Registry | None = None
 
     def _load_entry_points(self) -> None:
         for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -138,7 +139,7 @@ class Plugins:
         except BenchboxError:
             self.unregister(name)  # leaves no trace of the broken plugin
             raise
-        self._methods = self._datasets = self._grids = None
+        self._methods = self._datasets = self._grids = self._published = None
 
     def _check_hooks(self) -> None:
         """A hook implementation that matches no benchbox hook (a misspelling) is an error: it
@@ -158,7 +159,7 @@ class Plugins:
         self._by_hand.pop(name, None)
         self._dists.pop(name, None)
         self.pm.unregister(name=name)
-        self._methods = self._datasets = self._grids = None
+        self._methods = self._datasets = self._grids = self._published = None
 
     def _build(self, hook, kind: str) -> Registry:
         registry = Registry(kind, self)
@@ -192,6 +193,13 @@ class Plugins:
         if self._datasets is None:
             self._datasets = self._build(self.pm.hook.benchbox_register_datasets, "dataset")
         return self._datasets
+
+    @property
+    def published(self) -> Registry:
+        """The published tables the plugins provide (:mod:`benchbox.published`)."""
+        if self._published is None:
+            self._published = self._build(self.pm.hook.benchbox_register_published, "published table")
+        return self._published
 
     @property
     def grids(self) -> dict:

@@ -1,22 +1,28 @@
 """Tables from result records: mean ± sample std (ddof=1) over seeds, with n.
 
 Layouts: ``markdown`` (Table I of the SALAD paper: methods as rows, per dataset the
-metric columns), ``csv`` (numeric mean/std/n columns, long format), ``std`` (Table II:
-standard deviations only) and ``latex`` (booktabs, best mean per column in bold, but for
-SEN and SPE).
+metric columns), ``csv`` (numeric mean/std/n columns, long format, in the units shown: F1 and
+the other rates in %), ``std`` (Table II: standard deviations only) and ``latex`` (as papers
+set it: the table environment with caption and label, booktabs, datasets as column groups,
+``\\citep`` after each method and dataset, the best in bold and the second underlined,
+† where the bootstrap cannot separate a row from the best: :mod:`benchbox.report.marks`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .catalogue import Catalogue, bib_keys
 from .experiment import SELECTION_RULES, Experiment, method_of
 from .metrics import PROTOCOLS, sensitivity_at_specificity
 from .report import latex as latex_renderer
 from .report import markdown as markdown_renderer
+from .report.marks import inseparable, ranked
 from .report.model import Table
 from .report.numbers import plus_minus
 
@@ -114,9 +120,10 @@ def mixed_warnings(records: list[dict]) -> list[str]:
     return out
 
 
-def frame(records: list[dict], protocol: str = "test_best_f1") -> pd.DataFrame:
+def frame(records: list[dict], protocol: str = "test_best_f1", seed_independent=frozenset()) -> pd.DataFrame:
     """One row per record: dataset, row label (see :func:`experiment_labels`), seed, status and
-    the metrics."""
+    the metrics. A ``seed_independent`` method's runs are one run: its first seed only."""
+    records = first_seed_only(records, seed_independent)
     rows = []
     for r, label, dataset in zip(records, experiment_labels(records), dataset_names(records)):
         row = {
@@ -125,7 +132,7 @@ def frame(records: list[dict], protocol: str = "test_best_f1") -> pd.DataFrame:
             "base": r["method"],
             "seed": r["seed"],
             "status": r["status"],
-            "requested": len(r.get("seeds_requested") or [r["seed"]]),
+            "requested": 1 if r["method"] in seed_independent else len(r.get("seeds_requested") or [r["seed"]]),
         }
         if r["status"] == "ok":
             thresholded = r["metrics"].get("thresholds", {}).get(protocol, {})
@@ -142,6 +149,23 @@ def frame(records: list[dict], protocol: str = "test_best_f1") -> pd.DataFrame:
         rows.append(row)
     df = pd.DataFrame(rows, columns=["dataset", "method", "base", "seed", "status", "requested", *METRICS, *PIXEL])
     return df.drop_duplicates(["dataset", "method", "seed"], keep="last")
+
+
+def first_seed_only(records: list[dict], seed_independent) -> list[dict]:
+    """The records, with only the lowest seed's of each seed-independent method's experiment
+    (runs of other seeds, made before it declared so, are the same numbers again)."""
+    if not seed_independent:
+        return records
+    first: dict[tuple, int] = {}
+    for r, label, dataset in zip(records, experiment_labels(records), dataset_names(records)):
+        if r["method"] in seed_independent:
+            key = (dataset, label, selection_rule(r))
+            first[key] = min(first.get(key, r["seed"]), r["seed"])
+    return [
+        r
+        for r, label, dataset in zip(records, experiment_labels(records), dataset_names(records))
+        if r["method"] not in seed_independent or r["seed"] == first[(dataset, label, selection_rule(r))]
+    ]
 
 
 def aggregate(df: pd.DataFrame, rank: dict[str, int] | None = None) -> pd.DataFrame:
@@ -173,7 +197,9 @@ def _fmt(metric: str, mean: float, std: float, n: int) -> str:
     return plus_minus(mean, std if n > 1 else None, digits=digits, scale=scale)
 
 
-def _n_cell(row) -> str:
+def _n_cell(row, seed_independent=frozenset()) -> str:
+    if row.base in seed_independent and row.n == 1:
+        return "1 (seed-independent)"
     text = f"{row.n}"
     if row.n < row.requested:
         text += f"/{row.requested}"
@@ -189,7 +215,7 @@ def _n_cell(row) -> str:
     return text + (f" ({', '.join(problems)})" if problems else "")
 
 
-def wide(agg: pd.DataFrame, metrics=METRICS, std_only: bool = False) -> pd.DataFrame:
+def wide(agg: pd.DataFrame, metrics=METRICS, std_only: bool = False, seed_independent=frozenset()) -> pd.DataFrame:
     """Methods as rows; for each dataset its metric columns and n."""
     datasets = list(dict.fromkeys(agg.dataset))
     methods = list(dict.fromkeys(agg.method))
@@ -204,7 +230,7 @@ def wide(agg: pd.DataFrame, metrics=METRICS, std_only: bool = False) -> pd.DataF
             else:
                 values = sub.apply(lambda r: _fmt(m, r[f"{m}_mean"], r[f"{m}_std"], r.n), axis=1)
             table[col] = values
-        table[f"{ds} n" if len(datasets) > 1 else "n"] = sub.apply(_n_cell, axis=1)
+        table[f"{ds} n" if len(datasets) > 1 else "n"] = sub.apply(lambda r: _n_cell(r, seed_independent), axis=1)
     return table.fillna("–")
 
 
@@ -243,6 +269,27 @@ def pixel_footnote() -> str:
     )
 
 
+@dataclass
+class View:
+    """How a paper's table is shown, beyond its numbers: names and references from the
+    ``catalogue``; which ``metrics`` (default: all of the level); ``order``, the row labels
+    (method entries) to show, in that order (default: every row, in the plugins' order);
+    ``read_artifacts`` (a result path -> its stored arrays), for the pixel-level bootstrap;
+    ``published``: rows of published tables to set apart below the runs
+    (:mod:`benchbox.published`)."""
+
+    catalogue: Catalogue = field(default_factory=Catalogue)
+    metrics: tuple[str, ...] | None = None
+    order: list[str] | None = None
+    read_artifacts: Callable | None = None
+    published: list = field(default_factory=list)
+
+
+CHANCE = "every image flagged anomalous"
+#: The columns compared by the two-level bootstrap (the others are marked by the digits alone).
+TESTED = ("auroc", "pixel_auroc")
+
+
 def main_tables(
     records: list[dict],
     protocol: str = "test_best_f1",
@@ -250,41 +297,218 @@ def main_tables(
     level: str = "image",
     rank: dict[str, int] | None = None,
     std_only: bool = False,
+    view: View | None = None,
 ) -> list[Table]:
     """Table I (``std_only``: Table II) of the records, one table per checkpoint rule, each
     headed by its rule unless every record is of the last epoch; the CSV's rows in ``numeric``.
     ``rows``: row label -> name to show, in the order to show them (an ablation table's rows as
     the paper names them); rows not in it are left out. ``level="pixel"``: the localisation
-    table (:data:`PIXEL`)."""
-    metrics = PIXEL if level == "pixel" else METRICS
+    table (:data:`PIXEL`). ``view``: names, references, metrics and row order (:class:`View`)."""
+    view = view or View()
+    metrics = tuple(view.metrics or (PIXEL if level == "pixel" else METRICS))
+    independent = view.catalogue.seed_independent
     parts = by_rule(records)
     headed = list(parts) not in ([], ["last"])
     out = []
     for rule, part in parts.items():
-        agg = aggregate(frame(part, protocol), rank)
+        part = [dict(r, _seed_independent=r["method"] in independent) for r in first_seed_only(part, independent)]
+        agg = aggregate(frame(part, protocol, independent), rank)
+        if view.order is not None and not agg.empty:
+            agg = agg[agg.method.isin(view.order)].copy()
+            agg["_order"] = agg.method.map(view.order.index)
+            agg = agg.sort_values(["dataset", "_order"]).drop(columns="_order").reset_index(drop=True)
         if rows is not None and not agg.empty:
             agg = agg[agg.method.isin(rows)].copy()
             agg["_order"] = agg.method.map(list(rows).index)
             agg = agg.sort_values(["dataset", "_order"]).drop(columns="_order").reset_index(drop=True)
-            agg["method"] = agg.method.map(rows)
         if agg.empty:
             continue
-        columns = ["dataset", "method", "checkpoint", "n", "n_failed", "n_diverged", "n_held", "requested"]
-        columns += [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
-        if std_only:
-            note = "Sample std (ddof=1) over seeds (Table II layout)."
-        else:
-            note = pixel_footnote() if level == "pixel" else footnote(protocol)
-        out.append(
-            Table(
-                wide(agg, metrics, std_only=std_only),
-                rule=rule_heading(rule) if headed else None,
-                note=note,
-                best={} if std_only else best_cells(agg, metrics),
-                numeric=agg.assign(checkpoint=SELECTION_RULES[rule])[columns],
-            )
+        titles = {m: rows[m] if rows is not None else view.catalogue.method_title(m) for m in agg.method}
+        plugins = {d: r["dataset"] for r, d in zip(part, dataset_names(part))}
+        datasets = list(dict.fromkeys(agg.dataset))
+        heading = {d: view.catalogue.dataset_title(plugins.get(d, d), d) for d in datasets}
+        shown = wide(agg, metrics, std_only, independent)
+        shown.index = shown.index.map(titles)
+        shown = shown.rename(columns=lambda c: _retitled(c, datasets, heading))
+        table = Table(
+            shown,
+            rule=rule_heading(rule) if headed else None,
+            note="Sample std (ddof=1) over seeds (Table II layout)."
+            if std_only
+            else (pixel_footnote() if level == "pixel" else footnote(protocol)),
+            numeric=_in_shown_units(agg.assign(checkpoint=SELECTION_RULES[rule]), metrics),
+            cite={titles[m]: ",".join(bib_keys(view.catalogue.method_references(m))) for m in titles},
+            groups=_groups(shown, datasets, heading, plugins, view.catalogue),
+            caption=caption(part, level, rule, protocol, [heading[d] for d in datasets], std_only),
+            label=f"tab:{_slug('-'.join(datasets))}-{level}" + ("" if rule == "last" else f"-{rule}"),
         )
+        if not std_only:
+            _mark(table, agg, part, metrics, titles, heading, level, view)
+            table.note += " " + MARKS_LEGEND
+            if level == "image" and rows is None and "f1" in metrics:
+                _add_chance_rows(table, part, metrics, datasets, heading)
+            if view.published:
+                _add_published_rows(table, view.published, metrics, datasets, heading)
+        out.append(table)
     return out
+
+
+def _retitled(column: str, datasets: list[str], heading: dict[str, str]) -> str:
+    for d in datasets:
+        if len(datasets) > 1 and column.startswith(f"{d} "):
+            return f"{heading[d]} {column[len(d) + 1 :]}"
+    return column
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+def _groups(shown, datasets, heading, plugins, catalogue) -> list:
+    """Each dataset over its columns, with its references (LaTeX's column groups)."""
+    groups = []
+    for d in datasets:
+        members = [c for c in shown.columns if len(datasets) == 1 or c.startswith(f"{heading[d]} ")]
+        keys = ",".join(bib_keys(catalogue.dataset_references(plugins.get(d, d))))
+        groups.append((heading[d], members, keys))
+    return groups
+
+
+def _in_shown_units(agg: pd.DataFrame, metrics) -> pd.DataFrame:
+    """The CSV's columns, the rates in % as every table shows them."""
+    columns = ["dataset", "method", "checkpoint", "n", "n_failed", "n_diverged", "n_held", "requested"]
+    columns += [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
+    numeric = agg[columns].copy()
+    for m in metrics:
+        if m in PERCENT:
+            numeric[[f"{m}_mean", f"{m}_std"]] *= 100
+    return numeric
+
+
+def _mark(table: Table, agg, part, metrics, titles, heading, level, view: View) -> None:
+    """Best (bold) and second (underlined) per column among the rows with every requested seed,
+    by the digits shown; in the AUROC columns no bold where the two-level bootstrap cannot
+    separate the best from another row, which gets †. SEN and SPE are not marked
+    (:data:`TRADE_OFF`)."""
+    multi = agg.dataset.nunique() > 1
+    labelled = list(zip(part, experiment_labels(part), dataset_names(part)))
+    for d in dict.fromkeys(agg.dataset):
+        sub = agg[agg.dataset == d]
+        eligible = {titles[m] for m, n, req in zip(sub.method, sub.n, sub.requested) if 0 < n and n >= req}
+        by_title = {titles[m]: m for m in sub.method}
+        for m in (m for m in metrics if m not in TRADE_OFF):
+            column = f"{heading[d]} {HEADERS[m]}" if multi else HEADERS[m]
+            marks = ranked(table.frame[column].to_dict(), eligible) if len(eligible) > 1 else {}
+            best = [row for row, mark in marks.items() if mark == "best"]
+            if m in TESTED and best and len(eligible) > 1:
+                runs = {
+                    by_title[row]: [
+                        r for r, label, ds in labelled if label == by_title[row] and ds == d and r["status"] == "ok"
+                    ]
+                    for row in eligible
+                }
+                tied = {by_title[row] for row in best[1:]}
+                apart = inseparable(runs, by_title[best[0]], level, view.read_artifacts) | tied
+                if apart:
+                    marks = {}
+                    table.inseparable |= {(titles[label], column) for label in apart}
+            table.marks.update({(row, column): mark for row, mark in marks.items()})
+
+
+def _add_chance_rows(table: Table, part, metrics, datasets, heading) -> None:
+    """The row of a detector that flags every test image: F1 and ACC at the anomalous share,
+    SEN 100, SPE 0, AUC 0.5 (a constant score). A method's thresholded numbers mean little
+    until they are above it."""
+    row = {}
+    for d in datasets:
+        found = next((r for r, ds in zip(part, dataset_names(part)) if ds == d and r.get("scores")), None)
+        if found is None:
+            continue
+        labels = found["scores"]["labels"]
+        positive, n = sum(labels), len(labels)
+        values = {
+            "auroc": 0.5,
+            "f1": 2 * positive / (2 * positive + (n - positive)),
+            "acc": positive / n,
+            "sen": 1.0,
+            "spe": 0.0,
+            "auprc": positive / n,
+            "bacc": 0.5,
+        }
+        for m in metrics:
+            column = f"{heading[d]} {HEADERS[m]}" if len(datasets) > 1 else HEADERS[m]
+            row[column] = _fmt(m, values[m], math.nan, 1) if m in values else "–"
+    if row:
+        table.frame.loc[CHANCE] = pd.Series(row).reindex(table.frame.columns).fillna("–")
+        table.reference.append(CHANCE)
+        said = f" Row '{CHANCE}' (a constant score): the F1 and ACC that any threshold-based number must beat."
+        table.note += said
+        table.caption += said
+
+
+def _add_published_rows(table: Table, published, metrics, datasets, heading) -> None:
+    """Published numbers (:mod:`benchbox.published`) of the datasets shown, below the runs,
+    never marked, ranked or tested."""
+    multi = len(datasets) > 1
+    rows: dict[str, dict[str, str]] = {}
+    notes = []
+    for entry in published:
+        if entry.dataset not in datasets:
+            continue
+        column = f"{heading[entry.dataset]} {HEADERS[entry.metric]}" if multi else HEADERS[entry.metric]
+        if entry.metric not in metrics:
+            continue
+        rows.setdefault(entry.row, {})[column] = _fmt(
+            entry.metric, entry.mean, entry.std, 2 if entry.std is not None else 1
+        )
+        if entry.caveat not in notes:
+            notes.append(entry.caveat)
+    for row, cells in rows.items():
+        table.frame.loc[row] = pd.Series(cells).reindex(table.frame.columns).fillna("–")
+        table.reference.append(row)
+        table.cite[row] = next((e.keys for e in published if e.row == row), "")
+    if notes:
+        table.note += " Published rows: " + " ".join(notes)
+        table.caption += " Published rows, set apart and never marked: " + " ".join(notes)
+
+
+def caption(records: list[dict], level: str, rule: str, protocol: str, datasets: list[str], std_only: bool) -> str:
+    """What a reader needs to read the numbers: the datasets, checkpoint rule, seeds, image size,
+    epochs, device; the threshold; what the marks mean."""
+    seeds = sorted({r["seed"] for r in records})
+    sizes = sorted({r.get("image_size") for r in records if r.get("image_size")})
+    epochs = sorted({r.get("epochs") for r in records if r.get("epochs")})
+    devices = sorted({str(r.get("device", "")).split(" (")[0] for r in records if r.get("device")})
+    what = "Localisation (pixel level)" if level == "pixel" else "Anomaly detection (image level)"
+    text = f"{what} on {', '.join(datasets)}; {rule_heading(rule).lower()}. "
+    text += (
+        "Sample std (ddof=1)" if std_only else "Mean ± sample std (ddof=1)"
+    ) + f" over seeds {', '.join(map(str, seeds))}"
+    text += " (n where fewer finished"
+    text += (
+        "; seed-independent methods run once, without a std)"
+        if any(r.get("_seed_independent") for r in records)
+        else ")"
+    )
+    if sizes:
+        text += f"; images {'/'.join(f'{s}×{s}' for s in sizes)}"
+    if epochs:
+        text += f", {'/'.join(map(str, epochs))} epochs for trained methods"
+    if devices:
+        text += f", on {'/'.join(devices)}"
+    text += "."
+    if std_only:
+        return text
+    if level == "image":
+        text += f" F1, ACC, SEN, SPE, BACC in % at the {protocol} threshold ({PROTOCOLS[protocol]})."
+    return text + " " + MARKS_LEGEND
+
+
+MARKS_LEGEND = (
+    "Best in bold, second underlined (by the digits shown, among rows with every seed); in the AUROC "
+    "columns no bold where a two-level paired bootstrap (test images and seeds, 2,000 replicates) cannot "
+    "separate the best from another row (p ≥ 0.05), which is marked †."
+)
 
 
 def render(
@@ -294,6 +518,7 @@ def render(
     rows: dict[str, str] | None = None,
     level: str = "image",
     rank: dict[str, int] | None = None,
+    view: View | None = None,
 ) -> str:
     """The records' Table I as ``fmt`` (markdown, csv, std: Table II, latex); see
     :func:`main_tables`. Records of several checkpoint rules give one table per rule, each
@@ -302,7 +527,7 @@ def render(
         records = [r for r in records if r.get("pixel_metrics") or r.get("status") != "ok"]
         if not any(r.get("pixel_metrics") for r in records):
             return "no pixel-level results (no test split with masks, or no method with anomaly maps)\n"
-    parts = main_tables(records, protocol, rows, level, rank, std_only=fmt == "std")
+    parts = main_tables(records, protocol, rows, level, rank, std_only=fmt == "std", view=view)
     if not parts:
         return "no results\n"
     if fmt == "csv":
@@ -315,19 +540,6 @@ def render(
 #: Not bolded: each is one side of a threshold's trade-off, so its "best" is often a degenerate
 #: threshold (SEN 100% by calling every image anomalous).
 TRADE_OFF = ("sen", "spe")
-
-
-def best_cells(agg: pd.DataFrame, metrics=METRICS) -> dict[str, str]:
-    """Column of :func:`wide` -> the row with the best mean (none for SEN and SPE:
-    :data:`TRADE_OFF`)."""
-    multi = agg.dataset.nunique() > 1
-    best = {}
-    for ds in dict.fromkeys(agg.dataset):
-        sub = agg[agg.dataset == ds].set_index("method")
-        for m in (m for m in metrics if m not in TRADE_OFF):
-            if sub[f"{m}_mean"].notna().any():
-                best[f"{ds} {HEADERS[m]}" if multi else HEADERS[m]] = sub[f"{m}_mean"].idxmax()
-    return best
 
 
 def seed_warnings(records: list[dict]) -> list[str]:

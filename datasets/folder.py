@@ -393,6 +393,17 @@ class OCT(FolderDataset):
     """Kermany OCT2017 retinal B-scans: NORMAL vs CNV, DME, DRUSEN."""
 
     name = "oct"
+    title = "OCT2017"
+    citation = """@article{kermany2018,
+  author = {Kermany, Daniel S. and Goldbaum, Michael and Cai, Wenjia and Valentim, Carolina C. S. and Liang, Huiying and Baxter, Sally L. and McKeown, Alex and Yang, Ge and Wu, Xiaokang and Yan, Fangbing and others},
+  title = {Identifying Medical Diagnoses and Treatable Diseases by Image-Based Deep Learning},
+  journal = {Cell},
+  volume = {172},
+  number = {5},
+  pages = {1122--1131},
+  year = {2018}
+}
+"""
     env_var = "BENCHBOX_OCT_ROOT"
     # Kermany names are CLASS-PATIENT-N.jpeg (some copies prefix "all-").
     params = {"normal_class": "NORMAL", "group_pattern": r"[A-Za-z]+-(\d+)-\d+"}
@@ -406,6 +417,17 @@ class ChestXray(FolderDataset):
     """Kermany pediatric chest X-rays: NORMAL vs PNEUMONIA."""
 
     name = "chest_xray"
+    title = "Chest X-ray"
+    citation = """@article{kermany2018,
+  author = {Kermany, Daniel S. and Goldbaum, Michael and Cai, Wenjia and Valentim, Carolina C. S. and Liang, Huiying and Baxter, Sally L. and McKeown, Alex and Yang, Ge and Wu, Xiaokang and Yan, Fangbing and others},
+  title = {Identifying Medical Diagnoses and Treatable Diseases by Image-Based Deep Learning},
+  journal = {Cell},
+  volume = {172},
+  number = {5},
+  pages = {1122--1131},
+  year = {2018}
+}
+"""
     env_var = "BENCHBOX_CHEST_XRAY_ROOT"
     # Normal images are IM-PATIENT-STUDY[-N].jpeg (also NORMAL2-IM-…), pneumonia personN_….
     params = {"include_val_normals": True, "group_pattern": r"IM-\d+|person\d+"}
@@ -443,6 +465,16 @@ class CovidQuEx(FolderDataset):
     masks for it are blank by design, so they are never read)."""
 
     name = "covid_qu_ex"
+    title = "COVID-QU-Ex"
+    citation = """@article{tahir2021covidquex,
+  author = {Tahir, Anas M. and Chowdhury, Muhammad E. H. and Khandakar, Amith and Rahman, Tawsifur and Qiblawey, Yazan and Khurshid, Uzair and Kiranyaz, Serkan and Ibtehaz, Nabil and Rahman, M. Sohel and Al-Maadeed, Somaya and Mahmud, Sakib and Ezeddin, Maymouna and Hameed, Khaled and Hamid, Tahir},
+  title = {{COVID-19} Infection Localization and Severity Grading from Chest {X}-ray Images},
+  journal = {Computers in Biology and Medicine},
+  volume = {139},
+  pages = {105002},
+  year = {2021}
+}
+"""
     env_var = "BENCHBOX_COVID_QU_EX_ROOT"
     params = {"normal_class": "Normal", "test_split": "val", "non_covid": False}
     choices = {"test_split": ("val", "test")}

@@ -43,6 +43,16 @@ class LggMri(Dataset):
     """LGG brain MRI (FLAIR) slices with tumour masks, Kaggle's kaggle_3m layout, split by case."""
 
     name = "lgg_mri"
+    title = "LGG brain MRI"
+    citation = """@article{buda2019lgg,
+  author = {Buda, Mateusz and Saha, Ashirbani and Mazurowski, Maciej A.},
+  title = {Association of Genomic Subtypes of Lower-Grade Gliomas with Shape Features Automatically Extracted by a Deep Learning Algorithm},
+  journal = {Computers in Biology and Medicine},
+  volume = {109},
+  pages = {218--225},
+  year = {2019}
+}
+"""
     env_var = "BENCHBOX_LGG_MRI_ROOT"
     params = {"test_share": 0.3, "split_seed": 0, "split_file": "", "channel": 1, "min_tissue": 0.0, "skip_bad": False}
     ranges = {"test_share": "(0, 1)", "split_seed": ">= 0", "channel": ">= 0", "min_tissue": "[0, 1)"}

@@ -41,6 +41,13 @@ class MedIAnomaly(Dataset):
     """A dataset in MedIAnomaly's layout: images/ + data.json (train/0; test/0, test/1)."""
 
     name = "medianomaly"
+    citation = """@article{cai2025medianomaly,
+  author = {Cai, Yu and Zhang, Weiwen and Chen, Hao and Cheng, Kwang-Ting},
+  title = {{MedIAnomaly}: A Comparative Study of Anomaly Detection in Medical Images},
+  journal = {Medical Image Analysis},
+  year = {2025}
+}
+"""
     env_var = "BENCHBOX_MEDIANOMALY_ROOT"
     params = {"skip_missing": False, "skip_bad": False}
     layout = 'ROOT/images/* and ROOT/data.json = {"train": {"0": [...]}, "test": {"0": [...], "1": [...]}}'

@@ -25,6 +25,16 @@ class MedMNIST(Dataset):
     """A MedMNIST v2 .npz file (octmnist, pneumoniamnist, ... any size)."""
 
     name = "medmnist"
+    title = "MedMNIST"
+    citation = """@article{yang2023medmnist,
+  author = {Yang, Jiancheng and Shi, Rui and Wei, Donglai and Liu, Zequan and Zhao, Lin and Ke, Bilian and Pfister, Hanspeter and Ni, Bingbing},
+  title = {{MedMNIST} v2 -- A Large-Scale Lightweight Benchmark for {2D} and {3D} Biomedical Image Classification},
+  journal = {Scientific Data},
+  volume = {10},
+  pages = {41},
+  year = {2023}
+}
+"""
     env_var = "BENCHBOX_MEDMNIST_FILE"
     params = {"normal_label": -1}  # -1: from the file name (octmnist 3, pneumoniamnist 0)
     ranges = {"normal_label": ">= -1"}

@@ -16,6 +16,7 @@ def benchbox_register_methods(register):
     from .patchcore.method import PatchCore
     from .rd4ad.method import RD4AD
     from .salad.method import SALAD
+    from .simplenet.method import SimpleNet
     from .ssim_ae.method import SSIMAE
     from .stfpm.method import STFPM
     from .vae.method import VAE
@@ -36,6 +37,7 @@ def benchbox_register_methods(register):
         FeatureKNN,
         STFPM,
         RD4AD,
+        SimpleNet,
     ):
         register(cls)
 
@@ -45,3 +47,12 @@ def benchbox_register_grids(register):
     here = Path(__file__).parent
     register(here / "grids.toml")  # Table I, the default grid, the cpu preset
     register(here / "salad" / "grids.toml")  # the SALAD paper's protocol and ablations
+
+
+@hookimpl
+def benchbox_register_published(register):
+    from benchbox.published import from_bmad_csv, from_toml
+
+    here = Path(__file__).parent / "published"
+    register(from_bmad_csv(here / "bmad.csv"))  # BMAD's table: 15 methods on six medical datasets
+    register(from_toml(here / "salad.toml"))  # the SALAD paper's Tables I-II

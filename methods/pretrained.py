@@ -221,6 +221,23 @@ class FeatureBackbone(FeatureNet):
         return self.net(x)  # its fc is the identity: the pooled features
 
 
+def local_patch_features(maps: list[torch.Tensor], neighbourhood: int, feature_dim: int):
+    """PatchCore's locally aware patch features (Roth et al. 2022, Section 3.1), which SimpleNet
+    takes over: each level's map averaged over ``neighbourhood``×``neighbourhood`` positions, the
+    deeper levels upsampled (bilinear) to the first level's grid, concatenated over channels and,
+    beyond ``feature_dim`` channels, average-pooled down to it. -> (n, H·W, C) and (H, W)."""
+    maps = [nn.functional.avg_pool2d(m, neighbourhood, 1, neighbourhood // 2) for m in maps]
+    size = maps[0].shape[-2:]
+    maps = [
+        m if m.shape[-2:] == size else nn.functional.interpolate(m, size, mode="bilinear", align_corners=False)
+        for m in maps
+    ]
+    features = torch.cat(maps, 1).flatten(2).transpose(1, 2)
+    if features.shape[-1] > feature_dim:
+        features = nn.functional.adaptive_avg_pool1d(features, feature_dim)
+    return features, tuple(size)
+
+
 def parse_levels(text: str, owner: str) -> list[int]:
     """``"2,3"`` -> [2, 3]: feature levels 1-4 (strides 4, 8, 16, 32)."""
     try:

@@ -49,3 +49,22 @@ def test_the_core_has_no_import_circle():
     for node in sorted(graph):
         if node not in state:
             visit(node, [])
+
+
+def test_every_package_is_in_the_wheel():
+    """setuptools installs only the packages pyproject lists: a method or dataset folder left out
+    imports in an editable install (the tests') and fails in a real one."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    roots = {
+        "benchbox": ROOT / "benchbox",
+        "benchbox.methods": ROOT / "methods",
+        "benchbox.datasets": ROOT / "datasets",
+    }
+    found = {
+        ".".join([prefix, *init.parent.relative_to(root).parts])
+        for prefix, root in roots.items()
+        for init in root.rglob("__init__.py")
+    }
+    assert found - listed == set()

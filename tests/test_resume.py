@@ -28,11 +28,11 @@ def data():
     return tiny_data(32, n_train=48, n_test=24)
 
 
-@pytest.mark.parametrize("name", ["ae", "salad", "fanogan", "cutpaste", "stfpm", "rd4ad"])
+@pytest.mark.parametrize("name", ["ae", "salad", "fanogan", "cutpaste", "stfpm", "rd4ad", "simplenet"])
 def test_interrupted_fit_resumes_bit_identically(tmp_path, data, name):
     train, test = data
     cls = Plugins(load_entry_points=False).methods.get(name)
-    own = name in ("cutpaste", "stfpm", "rd4ad")  # no autoencoder widths
+    own = name in ("cutpaste", "stfpm", "rd4ad", "simplenet")  # no autoencoder widths
     params = dict({"batch_size": 16} if own else SMALL, epochs=3, **PER_METHOD.get(name, {}))
     expected = cls(**params).fit(train).score(test)
 

@@ -31,7 +31,10 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None, plugins=None) -
     out.mkdir(parents=True, exist_ok=True)
     report = compute(results_dir, out, plugins or get_plugins(), tsne)
     written = [path for figure in report.figures() for path in figure.paths]
-    for name, text in {**markdown.files(report), **latex.files(report)}.items():
+    files = {**markdown.files(report), **latex.files(report)}
+    if report.bibliography:
+        files["references.bib"] = report.bibliography
+    for name, text in files.items():
         atomic_write_text(out / name, text)
         written.append(out / name)
     return written

@@ -7,11 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import grids
+from ..catalogue import Catalogue
 from ..experiment import SELECTION_RULES
 from ..params import label as make_label
 from ..params import parse_entry
 from ..store import ResultStore, slug
-from ..tables import by_rule, dataset_names, experiment_labels, frame, main_tables, mixed_warnings, ordered
+from ..tables import View, by_rule, dataset_names, experiment_labels, frame, main_tables, mixed_warnings, ordered
 from . import figures
 from .model import Figure, Heading, Report, Section, Table, Text
 from .statistics import (
@@ -51,10 +52,13 @@ class Context:
     """What every section reads: the store, the output folder (figures are drawn there), the
     row order and grids of the plugins, and the datasets' ``subgroup`` hooks."""
 
-    def __init__(self, store: ResultStore, out: Path, plugins):
+    def __init__(self, store: ResultStore, out: Path, plugins, labels=()):
         self.store, self.out, self.plugins = store, out, plugins
         self.grids = plugins.grid_config()
         self.rank = plugins.row_order()
+        # Names and references of the plugins; the stored arrays for the pixel bootstrap's marks.
+        self.catalogue = Catalogue.from_plugins(plugins, labels)
+        self.view = View(catalogue=self.catalogue, read_artifacts=store.read_artifacts)
 
     def subgroup(self, dataset: str):
         """The dataset plugin's ``subgroup`` (None where the plugin is not installed here, or
@@ -76,8 +80,15 @@ def compute(results_dir, out: Path, plugins, tsne: tuple[str, str] | None = None
     for record, label, dataset in zip(records, experiment_labels(records), dataset_names(records)):
         record["label"] = label  # several experiments under one label become rows of their own
         record["dataset_name"] = dataset  # one name over several data trees: told apart
-    context = Context(store, out, plugins)
-    report = Report()
+    context = Context(store, out, plugins, sorted({r["label"] for r in records}))
+    report = Report(bibliography=context.catalogue.bibliography(records))
+    if report.bibliography:
+        report.preface.append(
+            Text(
+                "References of every method and dataset below: [references.bib](references.bib) (the LaTeX "
+                "tables cite them by these keys, `\\citep{...}`; `benchbox cite` prints the same file)."
+            )
+        )
     if problems:
         report.preface += [
             Text("Result files skipped (not valid records):"),
@@ -92,9 +103,36 @@ def compute(results_dir, out: Path, plugins, tsne: tuple[str, str] | None = None
         for rule, all_ds in by_rule([r for r in records if r["dataset_name"] == dataset]).items():
             # One section per checkpoint rule: never averaged, ranked or tested across rules.
             report.sections.append(section(context, dataset, rule, all_ds, tsne))
+    report.sections += rank_sections(context, records)
     if not records:
         report.preface.append(Text("No results found."))
     return report
+
+
+def rank_sections(context: Context, records: list[dict]) -> list[Section]:
+    """Where the results span several datasets: per checkpoint rule, the methods' average ranks
+    by AUROC, the Friedman test and the critical-difference diagram (:mod:`benchbox.ranks`)."""
+    from ..ranks import cd_diagram, rank_methods
+
+    out = []
+    ok = [r for r in records if r["status"] == "ok"]
+    for rule, part in by_rule(ok).items():
+        if len({r["dataset_name"] for r in part}) < 2:
+            continue
+        titles = {r["label"]: context.catalogue.method_title(r["label"]) for r in part}
+        result = rank_methods(part, "auroc", rule, titles, seed_independent=context.catalogue.seed_independent)
+        if result.n_datasets < 2 or len(result.average) < 2:
+            continue
+        name = "ranks" + ("" if rule == "last" else f"-select-{rule}")
+        title = "Ranks across datasets" + ("" if rule == "last" else f": checkpoint {SELECTION_RULES[rule]}")
+        section = Section(title)
+        section.blocks += [
+            Text(result.summary()),
+            Table(result.table(), file=name),
+            Figure(cd_diagram(result, context.out / f"{name}-cd"), "Critical-difference diagram"),
+        ]
+        out.append(section)
+    return out
 
 
 def section(context: Context, dataset: str, rule: str, all_ds: list[dict], tsne) -> Section:
@@ -108,8 +146,8 @@ def section(context: Context, dataset: str, rule: str, all_ds: list[dict], tsne)
     blocks.append(Text(describe(ds, rank)))
     if rule != "last":
         blocks += selection_blocks(context, ds, rule, dataset, name)
-    (table1,) = main_tables(all_ds, rank=rank)
-    (table2,) = main_tables(all_ds, rank=rank, std_only=True)
+    (table1,) = main_tables(all_ds, rank=rank, view=context.view)
+    (table2,) = main_tables(all_ds, rank=rank, std_only=True, view=context.view)
     blocks += [
         Heading("Table I (mean ± std over seeds)"),
         replace(table1, file=f"{name}-table1"),
@@ -175,7 +213,7 @@ def localisation_blocks(context: Context, ds, name) -> list:
     with_maps = [r for r in ds if r.get("pixel_metrics")]
     if not with_maps:
         return []
-    (table,) = main_tables(with_maps, level="pixel", rank=context.rank)
+    (table,) = main_tables(with_maps, level="pixel", rank=context.rank, view=context.view)
     blocks = [
         Heading("Localisation (pixel level, where the test images have masks)"),
         replace(table, file=f"{name}-localisation"),
@@ -286,7 +324,7 @@ def ablation_tables(records: list[dict], context: Context) -> dict[str, Table]:
         rows = {make_label(*parse_entry(e)): f"{n} ({e})" if n != e else e for e, n in zip(entries, names)}
         present = [r for r in records if r["label"] in rows]
         if len({r["label"] for r in present}) >= 2:
-            (out[name],) = main_tables(present, rows=rows)
+            (out[name],) = main_tables(present, rows=rows, view=context.view)
     return out
 
 

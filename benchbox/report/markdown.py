@@ -6,12 +6,27 @@ import re
 
 from .model import Figure, Heading, Report, Table, Text
 
+MARKS = {"best": "**{}**", "second": "<u>{}</u>"}
+
+
+def marked(t: Table):
+    """The frame with the table's marks in markdown's syntax: best in bold, second underlined,
+    † on cells not separable from the best."""
+    if not (t.marks or t.inseparable):
+        return t.frame
+    frame = t.frame.copy()
+    for row, column in t.inseparable:
+        frame.loc[row, column] = f"{frame.loc[row, column]}†"
+    for (row, column), mark in t.marks.items():
+        frame.loc[row, column] = MARKS[mark].format(frame.loc[row, column])
+    return frame
+
 
 def table(t: Table) -> str:
     """A table as its ``.md`` file holds it: rule heading, intro, the table, its note."""
     parts = [f"**{t.rule}**"] if t.rule else []
     parts += [t.intro] if t.intro else []
-    parts.append(t.frame.to_markdown(index=t.index, disable_numparse=True))
+    parts.append(marked(t).to_markdown(index=t.index, disable_numparse=True))
     parts += [t.note] if t.note else []
     return "\n\n".join(parts) + "\n"
 

@@ -25,10 +25,18 @@ class Text:
 
 @dataclass
 class Table:
-    """``frame``: the cells as shown, its index the first column where ``index`` (the method).
+    r"""``frame``: the cells as shown, its index the first column where ``index`` (the method).
     ``file``: the stem of the files it is written to (``.md``, ``.tex``; ``.csv`` of ``numeric``);
     ``rule``: the heading of its checkpoint rule, shown above it; ``intro`` / ``note``: text
-    before / after it; ``best``: column -> the row holding that column's best value."""
+    before / after it.
+
+    What a paper's table shows beyond the cells: ``marks``, (row, column) -> ``"best"`` (bold) or
+    ``"second"`` (underlined); ``inseparable``, the cells the two-level bootstrap cannot separate
+    from their column's best (†); ``cite``, row -> BibTeX key(s) set after its name (LaTeX);
+    ``groups``, header groups over the columns (a dataset over its metrics: LaTeX's
+    ``\multicolumn`` + ``\cmidrule``), each (heading, columns, BibTeX key or ""); ``reference``,
+    rows set apart below a rule (published numbers, chance), never marked; ``caption`` and
+    ``label``: LaTeX's table environment (none: a bare tabular)."""
 
     frame: pd.DataFrame
     file: str | None = None
@@ -36,9 +44,15 @@ class Table:
     rule: str | None = None
     intro: str = ""
     note: str = ""
-    best: dict[str, str] = field(default_factory=dict)
     numeric: pd.DataFrame | None = None
     inline: bool = True  # shown in the report's page, not only written to its file
+    marks: dict[tuple[str, str], str] = field(default_factory=dict)
+    inseparable: set[tuple[str, str]] = field(default_factory=set)
+    cite: dict[str, str] = field(default_factory=dict)
+    groups: list[tuple[str, list[str], str]] = field(default_factory=list)
+    reference: list[str] = field(default_factory=list)
+    caption: str = ""
+    label: str = ""
 
 
 @dataclass
@@ -65,6 +79,7 @@ class Section:
 class Report:
     preface: list = field(default_factory=list)  # blocks before the first section
     sections: list[Section] = field(default_factory=list)
+    bibliography: str = ""  # references.bib: every method and dataset of the report
 
     def tables(self) -> list[Table]:
         return [t for s in self.sections for t in s.tables()]

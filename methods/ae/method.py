@@ -14,6 +14,15 @@ class AE(BackboneParams, TorchMethod):
     """Convolutional auto-encoder, L1 loss, reconstruction-error score."""
 
     name = "ae"
+    title = "AE"
+    citation = """@inproceedings{zhou2017robust,
+  author = {Zhou, Chong and Paffenroth, Randy C.},
+  title = {Anomaly Detection with Robust Deep Autoencoders},
+  booktitle = {Proceedings of the 23rd ACM SIGKDD International Conference on Knowledge Discovery and Data Mining},
+  pages = {665--674},
+  year = {2017}
+}
+"""
 
     def build(self, image_size):
         self.nets_["ae"] = AutoEncoder(image_size, self.latent_dim, self.width, self.max_width)

@@ -39,6 +39,15 @@ class CutPaste(TorchMethod):
     """Self-supervised classifier on synthetic anomalies, then a Gaussian density on its features."""
 
     name = "cutpaste"
+    title = "CutPaste"
+    citation = """@inproceedings{li2021cutpaste,
+  author = {Li, Chun-Liang and Sohn, Kihyuk and Yoon, Jinsung and Pfister, Tomas},
+  title = {{CutPaste}: Self-Supervised Learning for Anomaly Detection and Localization},
+  booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages = {9664--9674},
+  year = {2021}
+}
+"""
     params = {
         "augment": "3way",  # cutpaste | scar | 3way (both, the paper's best) | anatpaste
         "arch": "resnet18",
@@ -51,6 +60,25 @@ class CutPaste(TorchMethod):
         "batch_size": 32,  # normal images per step; each gets one copy per synthetic class
         "head": 512,
     }
+    #: AnatPaste's own paper, cited where ``augment=anatpaste``.
+    anatpaste_citation = """@article{sato2023anatpaste,
+  author = {Sato, Junya and Suzuki, Yuki and Wataya, Tomohiro and Nishigaki, Daiki and Kita, Kosuke and Yamagata, Kazuki and Tomiyama, Noriyuki and Kido, Shoji},
+  title = {Anatomy-Aware Self-Supervised Learning for Anomaly Detection in Chest Radiographs},
+  journal = {iScience},
+  volume = {26},
+  number = {7},
+  pages = {107086},
+  year = {2023}
+}"""
+
+    @classmethod
+    def references(cls, params: dict) -> str:
+        if params.get("augment") == "anatpaste":
+            return (
+                cls.anatpaste_citation + "\n\n" + cls.citation
+            )  # AnatPaste is CutPaste's training with its own patches
+        return cls.citation
+
     choices = {"augment": tuple(VARIANTS), "arch": ("resnet18", "wide_resnet50_2")}
     ranges = {"momentum": "[0, 1)", "weight_decay": ">= 0", "head": ">= 1"}
     invalid_examples = {"weights": "/no/such/weights.pth"}

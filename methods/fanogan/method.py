@@ -20,6 +20,16 @@ class FAnoGANMethod(BackboneParams, TorchMethod):
     """f-AnoGAN (Schlegl et al. 2019): WGAN-GP, then izi_f encoder training."""
 
     name = "fanogan"
+    title = "f-AnoGAN"
+    citation = """@article{schlegl2019fanogan,
+  author = {Schlegl, Thomas and Seeb{\"o}ck, Philipp and Waldstein, Sebastian M. and Langs, Georg and Schmidt-Erfurth, Ursula},
+  title = {f-{AnoGAN}: Fast Unsupervised Anomaly Detection with Generative Adversarial Networks},
+  journal = {Medical Image Analysis},
+  volume = {54},
+  pages = {30--44},
+  year = {2019}
+}
+"""
     params = {"kappa": 1.0, "n_critic": 5, "gp_weight": 10.0, "lr": 1e-4, "lr_encoder": 5e-5}
     ranges = {"kappa": ">= 0", "n_critic": ">= 1", "gp_weight": ">= 0", "lr_encoder": "> 0"}
     state_attributes = ("step_",)  # which critic step we are at: part of a checkpoint

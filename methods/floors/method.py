@@ -29,6 +29,8 @@ class PixelPCA(Method):
     from the principal subspace."""
 
     name = "pca"
+    title = "PCA (pixels)"
+    seed_independent = True
     # A share of variance in (0, 1) keeps as many components as explain it; ≥ 1, that many.
     params = {"n_components": 0.95}
     ranges = {"n_components": "> 0"}
@@ -57,6 +59,8 @@ class PixelKNN(Method):
     ``k`` nearest, per pixel (divided by √pixels, so image sizes compare)."""
 
     name = "knn"
+    title = "kNN (pixels)"
+    seed_independent = True
     params = {"k": 1}
     ranges = {"k": ">= 1"}
 
@@ -97,6 +101,8 @@ class IntensityFloor(Method):
     floor may be reading the same global cue (README.md beside this file)."""
 
     name = "intensity"
+    title = "Intensity floor"
+    seed_independent = True
     params = {"statistic": "max", "direction": "both"}
     choices = {"statistic": tuple(STATISTICS), "direction": ("both", "higher")}
 
@@ -122,6 +128,15 @@ class FeatureKNN(FrozenFeatures):
     patch model at all)."""
 
     name = "feature_knn"
+    title = "Pretrained kNN floor"
+    seed_independent = True
+    citation = """@article{bergman2020dn2,
+  author = {Bergman, Liron and Cohen, Niv and Hoshen, Yedid},
+  title = {Deep Nearest Neighbor Anomaly Detection},
+  journal = {arXiv preprint arXiv:2002.10445},
+  year = {2020}
+}
+"""
     params = {"k": 1, "batch_size": 64}
     ranges = {"k": ">= 1"}
     pooled = True

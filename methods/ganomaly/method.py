@@ -15,6 +15,15 @@ class GANomaly(BackboneParams, TorchMethod):
     """GANomaly (Akcay et al. 2018): encoder–decoder–encoder with latent-distance score."""
 
     name = "ganomaly"
+    title = "GANomaly"
+    citation = """@inproceedings{akcay2018ganomaly,
+  author = {Akcay, Samet and Atapour-Abarghouei, Amir and Breckon, Toby P.},
+  title = {{GANomaly}: Semi-supervised Anomaly Detection via Adversarial Training},
+  booktitle = {Asian Conference on Computer Vision (ACCV)},
+  pages = {622--637},
+  year = {2018}
+}
+"""
     params = {"w_adv": 1.0, "w_con": 50.0, "w_enc": 1.0, "score_norm": "l1"}
     choices = {"score_norm": ("l1", "l2")}
     ranges = {"w_adv": ">= 0", "w_con": ">= 0", "w_enc": ">= 0"}

@@ -20,6 +20,15 @@ class PaDiM(FrozenFeatures):
     """A Gaussian per patch position of frozen ImageNet features; score = the largest Mahalanobis distance."""
 
     name = "padim"
+    title = "PaDiM"
+    citation = """@inproceedings{defard2021padim,
+  author = {Defard, Thomas and Setkov, Aleksandr and Loesch, Angelique and Audigier, Romaric},
+  title = {{PaDiM}: A Patch Distribution Modeling Framework for Anomaly Detection and Localization},
+  booktitle = {ICPR International Workshops and Challenges},
+  pages = {475--489},
+  year = {2021}
+}
+"""
     params = {
         "layers": "1,2,3",  # feature levels (strides 4, 8, 16: the paper's first three ResNet stages)
         "channels": 100,  # random channel subset (the paper: 100 of ResNet-18's 448)

@@ -13,7 +13,7 @@ from scipy.ndimage import gaussian_filter
 
 from benchbox.contracts import ImageSet
 
-from ..pretrained import FrozenFeatures
+from ..pretrained import FrozenFeatures, local_patch_features
 
 
 def greedy_coreset(features: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -44,6 +44,15 @@ class PatchCore(FrozenFeatures):
     """Memory bank of normal patch features from a frozen ImageNet backbone; nearest-neighbour score."""
 
     name = "patchcore"
+    title = "PatchCore"
+    citation = """@inproceedings{roth2022patchcore,
+  author = {Roth, Karsten and Pemula, Latha and Zepeda, Joaquin and Sch{\"o}lkopf, Bernhard and Brox, Thomas and Gehler, Peter},
+  title = {Towards Total Recall in Industrial Anomaly Detection},
+  booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages = {14318--14328},
+  year = {2022}
+}
+"""
     params = {
         "layers": "2,3",  # feature levels used (strides 8 and 16: the paper's stages 2 and 3)
         "neighbourhood": 3,  # local aggregation: p×p average pooling of each feature map
@@ -98,16 +107,7 @@ class PatchCore(FrozenFeatures):
         """Per batch: patch features (n, H·W, D) of the images, as in Section 3.1, and (H, W)."""
         for start in range(0, len(data), self.batch_size):
             maps = self.backbone_(data.images[start : start + self.batch_size].to(self.device_))
-            maps = [F.avg_pool2d(m, self.neighbourhood, 1, self.neighbourhood // 2) for m in maps]
-            size = maps[0].shape[-2:]
-            maps = [
-                m if m.shape[-2:] == size else F.interpolate(m, size, mode="bilinear", align_corners=False)
-                for m in maps
-            ]
-            features = torch.cat(maps, 1).flatten(2).transpose(1, 2)  # (n, H·W, C)
-            if features.shape[-1] > self.feature_dim:
-                features = F.adaptive_avg_pool1d(features, self.feature_dim)
-            yield features, tuple(size)
+            yield local_patch_features(maps, self.neighbourhood, self.feature_dim)
 
     def _nearest(self, data: ImageSet):
         """Per image: the nearest bank distance of each patch (P,), the bank index of each

@@ -93,6 +93,15 @@ class StudentDecoder(nn.Module):
 
 class RD4AD(Distillation):
     name = "rd4ad"
+    title = "RD4AD"
+    citation = """@inproceedings{deng2022rd4ad,
+  author = {Deng, Hanqiu and Li, Xingyu},
+  title = {Anomaly Detection via Reverse Distillation from One-Class Embedding},
+  booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages = {9737--9746},
+  year = {2022}
+}
+"""
     params = {
         # The paper's optimiser: Adam, lr 0.005, betas (0.5, 0.999), batch size 16, 200 epochs
         # at 256×256; no LR schedule.

@@ -20,6 +20,17 @@ class SALAD(BackboneParams, TorchMethod):
     """SALAD: image- and feature-space adversarial translation, center constraint, self-supervision."""
 
     name = "salad"
+    title = "SALAD"
+    citation = """@article{zhao2021salad,
+  author = {Zhao, He and Li, Yuexiang and He, Nanjun and Ma, Kai and Fang, Leyuan and Li, Huiqi and Zheng, Yefeng},
+  title = {Anomaly Detection for Medical Images Using Self-Supervised and Translation-Consistent Features},
+  journal = {IEEE Transactions on Medical Imaging},
+  volume = {40},
+  number = {12},
+  pages = {3641--3651},
+  year = {2021}
+}
+"""
     revision = 1  # 1: L_str is SSIM of intensities in [0, 1], not of signed [-1, 1] values
     params = {
         "image_loss": "ssim",  # Table III, image space

@@ -9,6 +9,14 @@ class SSIMAE(AE):
     """Auto-encoder with structural-similarity loss and SSIM-residual score (Bergmann et al. 2018)."""
 
     name = "ssim_ae"
+    title = "SSIM-AE"
+    citation = """@inproceedings{bergmann2019ssim,
+  author = {Bergmann, Paul and L{\"o}we, Sindy and Fauser, Michael and Sattlegger, David and Steger, Carsten},
+  title = {Improving Unsupervised Defect Segmentation by Applying Structural Similarity to Autoencoders},
+  booktitle = {International Joint Conference on Computer Vision, Imaging and Computer Graphics Theory and Applications (VISAPP)},
+  year = {2019}
+}
+"""
     params = {"ssim_window": 11, "latent_dim": 100}  # Bergmann et al.'s latent size d = 100
     ranges = {"ssim_window": ">= 1"}
     revision = 1  # 1: SSIM of intensities in [0, 1], not of signed [-1, 1] values

@@ -1,4 +1,4 @@
-"""STFPM, Student-Teacher Feature Pyramid Matching (Wang, Wu, Cao, Zhang, BMVC 2021): a student
+"""STFPM, Student-Teacher Feature Pyramid Matching (Wang, Han, Ding, Huang, BMVC 2021): a student
 of the teacher's architecture, untrained, learns to reproduce the frozen teacher's feature
 pyramid on normal images; where they disagree is anomalous. See README.md beside this file.
 """
@@ -14,6 +14,14 @@ from ..pretrained import FeatureNet, parse_levels
 
 class STFPM(Distillation):
     name = "stfpm"
+    title = "STFPM"
+    citation = """@inproceedings{wang2021stfpm,
+  author = {Wang, Guodong and Han, Shumin and Ding, Errui and Huang, Di},
+  title = {Student-Teacher Feature Pyramid Matching for Anomaly Detection},
+  booktitle = {British Machine Vision Conference (BMVC)},
+  year = {2021}
+}
+"""
     params = {
         # The paper's optimiser: SGD, lr 0.4, momentum 0.9, weight decay 1e-4, 100 epochs,
         # batch size 32 (its ResNet-18 at 256×256); no LR schedule is stated.

@@ -10,6 +10,14 @@ class VAE(BackboneParams, TorchMethod):
     """Variational auto-encoder (Kingma & Welling 2014); reconstruction-error score."""
 
     name = "vae"
+    title = "VAE"
+    citation = """@inproceedings{kingma2014vae,
+  author = {Kingma, Diederik P. and Welling, Max},
+  title = {Auto-Encoding Variational {Bayes}},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2014}
+}
+"""
     params = {"kl_weight": 1.0}
     ranges = {"kl_weight": ">= 0"}
 

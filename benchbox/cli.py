@@ -516,7 +516,7 @@ def _threshold_warnings(records, threshold) -> list[str]:
     "--dataset",
     "datasets",
     default=None,
-    help="Comma list of the datasets to show, as tables name them (default: all), in that order.",
+    help="Comma list of the datasets to show, as tables name them (default: all).",
 )
 @click.option(
     "--methods",
@@ -535,12 +535,23 @@ def _threshold_warnings(records, threshold) -> list[str]:
     help="Add a published table's rows for the datasets it shares with the run, set apart and never "
     "ranked: bmad, salad (benchbox published lists them); NAME:THEIRS=OURS maps one of its datasets.",
 )
+@click.option(
+    "--select",
+    "rule",
+    default=None,
+    type=click.Choice(["last", "val", "test"]),
+    help="Only the results of this checkpoint rule (default: every rule, a table each).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
-def table(results_dir, fmt, threshold, level, datasets, methods, metrics, published, output):
+def table(results_dir, fmt, threshold, level, datasets, methods, metrics, published, rule, output):
     """Aggregate the results directory into a table (mean ± std over seeds)."""
-    from .tables import mixed_warnings, render, seed_warnings
+    from .tables import mixed_warnings, render, seed_warnings, selection_rule
 
     records, store = _records(results_dir)
+    if rule:
+        records = [r for r in records if selection_rule(r) == rule]
+        if not records:
+            raise UserMistake(f"--select {rule}: no results of that checkpoint rule in {results_dir}")
     for warning in [*mixed_warnings(records), *seed_warnings(records), *_threshold_warnings(records, threshold)]:
         err.print(f"[yellow]warning[/yellow] {escape(warning)}")
     plugins = get_plugins()
@@ -695,6 +706,35 @@ def rank(results_dir, metric, rule, out):
     if out:
         paths = cd_diagram(result, Path(out))
         err.print(f"wrote {', '.join(map(str, paths))}")
+
+
+@main.group()
+def export():
+    """Send the results to other tools."""
+
+
+@export.command("mlflow")
+@click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--tracking-uri",
+    required=True,
+    help="Where MLflow keeps its runs: a folder (file:///path/mlruns), sqlite:///path/mlflow.db or a server URL.",
+)
+def export_mlflow(results_dir, tracking_uri):
+    """Each finished cell as one MLflow run, an experiment per dataset; exporting again adds nothing."""
+    try:
+        import mlflow  # noqa: F401
+
+        from .export_mlflow import export as to_mlflow
+    except ImportError:
+        raise UserMistake('export mlflow needs MLflow: pip install "benchbox-ad[mlflow]"') from None
+    from .tables import dataset_names, experiment_labels
+
+    records, _ = _records(results_dir)
+    for r, label, name in zip(records, experiment_labels(records), dataset_names(records)):
+        r["label"], r["dataset_name"] = label, name
+    created, skipped = to_mlflow(records, tracking_uri)
+    err.print(f"exported {created} run{'s' if created != 1 else ''} to {tracking_uri}; {skipped} already there")
 
 
 @main.command()

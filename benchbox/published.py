@@ -41,7 +41,8 @@ class PublishedTable:
     """``numbers``: (method, their dataset, metric, mean, std) in fractions; ``datasets``: their
     dataset -> benchbox's dataset name; ``same_protocol``: benchbox dataset -> the record fields
     (``image_size``, ``epochs``, or a dataset parameter such as ``protocol``) that a run must have
-    to be on the table's protocol (none: never the same)."""
+    to be on the table's protocol, dotted names reaching into it (``test_set.n``); a field a record
+    lacks (a floor has no epochs) is not compared (none at all: never the same)."""
 
     name: str
     title: str
@@ -72,7 +73,7 @@ class PublishedTable:
             caveat = f"{self.title} ({self.source}): published, " + (
                 "same protocol as this run." if same else f"other protocol: {self.protocol}."
             )
-            row = f"{method} ({self.title}, published{where})"
+            row = f"{method} ({self.title}{where})"  # its source is cited after it
             out.append(PublishedNumber(row, ours, metric, mean, std, self.citation_key, caveat))
         return out
 
@@ -81,10 +82,19 @@ class PublishedTable:
         if not wanted or not records:
             return False
         for r in records:
-            fields = {**(r.get("dataset_params") or {}), **r}
-            if any(fields.get(k) != v for k, v in wanted.items()):
-                return False
+            for key, value in wanted.items():
+                found = _field(r, key)
+                if found is not None and found != value:  # None: a method without it (no epochs)
+                    return False
         return True
+
+
+def _field(record: dict, key: str):
+    """A record's field by a dotted name (``test_set.n``), or a dataset parameter's."""
+    value = record
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value if value is not None else (record.get("dataset_params") or {}).get(key)
 
 
 def from_toml(path: Path) -> PublishedTable:
@@ -148,7 +158,7 @@ def from_bmad_csv(path: Path) -> PublishedTable:
     )
 
 
-BMAD_CITATION = """@inproceedings{bao2024bmad,
+BMAD_CITATION = r"""@inproceedings{bao2024bmad,
   author = {Bao, Jinan and Sun, Hanshi and Deng, Hanqiu and He, Yinsheng and Zhang, Zhaoxiang and Li, Xingyu},
   title = {{BMAD}: Benchmarks for Medical Anomaly Detection},
   booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition Workshops (CVPRW)},

@@ -37,6 +37,7 @@ from benchbox.contracts import ImageSet
 from benchbox.execute import device_description
 from benchbox.plan import plan
 from benchbox.plugins import Plugins
+from benchbox.report.numbers import over_seeds
 from benchbox.training import resolve_device
 
 
@@ -136,8 +137,7 @@ def main(argv=None) -> None:
     ]
     for label in dict.fromkeys(row["method"] for row in rows):
         values = np.array([[row[c] for c in columns] for row in rows if row["method"] == label])
-        spread = values.std(0, ddof=1) if len(values) > 1 else np.zeros(len(columns))
-        shown = " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in zip(values.mean(0), spread))
+        shown = " | ".join(over_seeds(list(column)) for column in values.T)  # one run: no std
         lines.append(f"| {label} | {shown} |")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

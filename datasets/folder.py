@@ -389,12 +389,7 @@ class FolderDataset(Dataset):
         return record
 
 
-class OCT(FolderDataset):
-    """Kermany OCT2017 retinal B-scans: NORMAL vs CNV, DME, DRUSEN."""
-
-    name = "oct"
-    title = "OCT2017"
-    citation = """@article{kermany2018,
+KERMANY_CITATION = r"""@article{kermany2018,
   author = {Kermany, Daniel S. and Goldbaum, Michael and Cai, Wenjia and Valentim, Carolina C. S. and Liang, Huiying and Baxter, Sally L. and McKeown, Alex and Yang, Ge and Wu, Xiaokang and Yan, Fangbing and others},
   title = {Identifying Medical Diagnoses and Treatable Diseases by Image-Based Deep Learning},
   journal = {Cell},
@@ -404,6 +399,14 @@ class OCT(FolderDataset):
   year = {2018}
 }
 """
+
+
+class OCT(FolderDataset):
+    """Kermany OCT2017 retinal B-scans: NORMAL vs CNV, DME, DRUSEN."""
+
+    name = "oct"
+    title = "OCT2017"
+    citation = KERMANY_CITATION
     env_var = "BENCHBOX_OCT_ROOT"
     # Kermany names are CLASS-PATIENT-N.jpeg (some copies prefix "all-").
     params = {"normal_class": "NORMAL", "group_pattern": r"[A-Za-z]+-(\d+)-\d+"}
@@ -418,16 +421,7 @@ class ChestXray(FolderDataset):
 
     name = "chest_xray"
     title = "Chest X-ray"
-    citation = """@article{kermany2018,
-  author = {Kermany, Daniel S. and Goldbaum, Michael and Cai, Wenjia and Valentim, Carolina C. S. and Liang, Huiying and Baxter, Sally L. and McKeown, Alex and Yang, Ge and Wu, Xiaokang and Yan, Fangbing and others},
-  title = {Identifying Medical Diagnoses and Treatable Diseases by Image-Based Deep Learning},
-  journal = {Cell},
-  volume = {172},
-  number = {5},
-  pages = {1122--1131},
-  year = {2018}
-}
-"""
+    citation = KERMANY_CITATION
     env_var = "BENCHBOX_CHEST_XRAY_ROOT"
     # Normal images are IM-PATIENT-STUDY[-N].jpeg (also NORMAL2-IM-…), pneumonia personN_….
     params = {"include_val_normals": True, "group_pattern": r"IM-\d+|person\d+"}
@@ -466,7 +460,7 @@ class CovidQuEx(FolderDataset):
 
     name = "covid_qu_ex"
     title = "COVID-QU-Ex"
-    citation = """@article{tahir2021covidquex,
+    citation = r"""@article{tahir2021covidquex,
   author = {Tahir, Anas M. and Chowdhury, Muhammad E. H. and Khandakar, Amith and Rahman, Tawsifur and Qiblawey, Yazan and Khurshid, Uzair and Kiranyaz, Serkan and Ibtehaz, Nabil and Rahman, M. Sohel and Al-Maadeed, Somaya and Mahmud, Sakib and Ezeddin, Maymouna and Hameed, Khaled and Hamid, Tahir},
   title = {{COVID-19} Infection Localization and Severity Grading from Chest {X}-ray Images},
   journal = {Computers in Biology and Medicine},

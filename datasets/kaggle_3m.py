@@ -44,7 +44,7 @@ class LggMri(Dataset):
 
     name = "lgg_mri"
     title = "LGG brain MRI"
-    citation = """@article{buda2019lgg,
+    citation = r"""@article{buda2019lgg,
   author = {Buda, Mateusz and Saha, Ashirbani and Mazurowski, Maciej A.},
   title = {Association of Genomic Subtypes of Lower-Grade Gliomas with Shape Features Automatically Extracted by a Deep Learning Algorithm},
   journal = {Computers in Biology and Medicine},

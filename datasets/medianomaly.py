@@ -41,7 +41,7 @@ class MedIAnomaly(Dataset):
     """A dataset in MedIAnomaly's layout: images/ + data.json (train/0; test/0, test/1)."""
 
     name = "medianomaly"
-    citation = """@article{cai2025medianomaly,
+    citation = r"""@article{cai2025medianomaly,
   author = {Cai, Yu and Zhang, Weiwen and Chen, Hao and Cheng, Kwang-Ting},
   title = {{MedIAnomaly}: A Comparative Study of Anomaly Detection in Medical Images},
   journal = {Medical Image Analysis},

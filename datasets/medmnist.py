@@ -26,7 +26,7 @@ class MedMNIST(Dataset):
 
     name = "medmnist"
     title = "MedMNIST"
-    citation = """@article{yang2023medmnist,
+    citation = r"""@article{yang2023medmnist,
   author = {Yang, Jiancheng and Shi, Rui and Wei, Donglai and Liu, Zequan and Zhao, Lin and Ke, Bilian and Pfister, Hanspeter and Ni, Bingbing},
   title = {{MedMNIST} v2 -- A Large-Scale Lightweight Benchmark for {2D} and {3D} Biomedical Image Classification},
   journal = {Scientific Data},

@@ -378,7 +378,7 @@ def test_run_table_report_and_audit_show_localisation_and_leaks(tmp_path):
     assert ran.returncode == 0, ran.stderr
     table = run_cli("table", "--results-dir", str(results), "--level", "pixel")
     assert table.returncode == 0 and "P-AUROC" in table.stdout and "AUPRO@0.3" in table.stdout
-    assert "| pca" in table.stdout and "intensity" not in table.stdout  # no map: not a row
+    assert "| PCA (pixels)" in table.stdout and "ntensity" not in table.stdout  # no map: not a row
     report = run_cli("report", "--results-dir", str(results), "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
     index = (tmp_path / "report" / "index.md").read_text()

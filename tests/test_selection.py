@@ -205,7 +205,7 @@ def test_the_report_has_a_section_per_rule(plugins, tmp_path):
     assert "## synthetic: checkpoint selected on a labelled validation split (anomalies seen)" in index
     assert "**Every number in this section was chosen on the test labels**" in index
     test_table = (tmp_path / "report" / "synthetic-select-test-table1.md").read_text()
-    assert "ae; select=test" in test_table and "pca" not in test_table
+    assert "AE; select=test" in test_table and "PCA" not in test_table
     significance = (tmp_path / "report" / "synthetic-select-test-significance.md").read_text()
     assert "(best)" in significance and "| pca" not in significance  # never tested across rules
     assert (tmp_path / "report" / "synthetic-select-val-selection.png").exists()

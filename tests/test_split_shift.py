@@ -44,11 +44,11 @@ def test_intensity_floor_separates_dimmer_pneumonia_and_sees_dimmed_normals(tmp_
         ]
     )
     rows = json.loads((tmp_path / "out" / "shift.json").read_text())["rows"]
-    assert [(row["method"], row["seed"]) for row in rows] == [("intensity", 0), ("intensity", 1)]
+    assert [(row["method"], row["seed"]) for row in rows] == [("intensity", 0)]  # seed-independent: once
     row = rows[0]
     assert row["dev"] == 1.0 and row["test_pneumonia_vs_test_normal"] == 1.0
     assert row["test_pneumonia_vs_heldout_normal"] == 1.0
     assert 0.2 < row["test_normal_vs_heldout_normal"] < 0.8  # drawn alike
     assert row["dimmed_vs_heldout_normal"] > 0.9  # a tenth dimmer is far from the normals' max
-    shifted = row["test_normal_vs_heldout_normal"]  # mean ± std of two identical seeds in the table
-    assert f"| intensity | {shifted:.4f} ± 0.0000 | 1.0000 ± 0.0000 |" in (tmp_path / "out" / "shift.md").read_text()
+    shifted = row["test_normal_vs_heldout_normal"]  # one run: no std in the table
+    assert f"| intensity | {shifted:.4f} | 1.0000 |" in (tmp_path / "out" / "shift.md").read_text()

@@ -189,4 +189,6 @@ def test_latex_parses_and_escapes_for_every_table_kind():
     parsed = tabulars(render(two_rules, "latex"))
     assert len(parsed) == 2 and all(rows[1] == columns for columns, rows in parsed)
     assert r"\multicolumn{10}{l}{\emph{Checkpoint: the last epoch}}" in render(two_rules, "latex")
-    assert r"ssim\_ae" in render(special, "latex") and r"\multicolumn{9}{c}{d\_1\%\&\#\$}" in render(RECORDS + special, "latex")
+    assert r"ssim\_ae" in render(special, "latex") and r"\multicolumn{9}{c}{d\_1\%\&\#\$}" in render(
+        RECORDS + special, "latex"
+    )

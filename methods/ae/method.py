@@ -15,7 +15,7 @@ class AE(BackboneParams, TorchMethod):
 
     name = "ae"
     title = "AE"
-    citation = """@inproceedings{zhou2017robust,
+    citation = r"""@inproceedings{zhou2017robust,
   author = {Zhou, Chong and Paffenroth, Randy C.},
   title = {Anomaly Detection with Robust Deep Autoencoders},
   booktitle = {Proceedings of the 23rd ACM SIGKDD International Conference on Knowledge Discovery and Data Mining},

@@ -40,7 +40,7 @@ class CutPaste(TorchMethod):
 
     name = "cutpaste"
     title = "CutPaste"
-    citation = """@inproceedings{li2021cutpaste,
+    citation = r"""@inproceedings{li2021cutpaste,
   author = {Li, Chun-Liang and Sohn, Kihyuk and Yoon, Jinsung and Pfister, Tomas},
   title = {{CutPaste}: Self-Supervised Learning for Anomaly Detection and Localization},
   booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
@@ -61,7 +61,7 @@ class CutPaste(TorchMethod):
         "head": 512,
     }
     #: AnatPaste's own paper, cited where ``augment=anatpaste``.
-    anatpaste_citation = """@article{sato2023anatpaste,
+    anatpaste_citation = r"""@article{sato2023anatpaste,
   author = {Sato, Junya and Suzuki, Yuki and Wataya, Tomohiro and Nishigaki, Daiki and Kita, Kosuke and Yamagata, Kazuki and Tomiyama, Noriyuki and Kido, Shoji},
   title = {Anatomy-Aware Self-Supervised Learning for Anomaly Detection in Chest Radiographs},
   journal = {iScience},

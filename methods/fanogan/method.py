@@ -21,7 +21,7 @@ class FAnoGANMethod(BackboneParams, TorchMethod):
 
     name = "fanogan"
     title = "f-AnoGAN"
-    citation = """@article{schlegl2019fanogan,
+    citation = r"""@article{schlegl2019fanogan,
   author = {Schlegl, Thomas and Seeb{\"o}ck, Philipp and Waldstein, Sebastian M. and Langs, Georg and Schmidt-Erfurth, Ursula},
   title = {f-{AnoGAN}: Fast Unsupervised Anomaly Detection with Generative Adversarial Networks},
   journal = {Medical Image Analysis},

@@ -130,7 +130,7 @@ class FeatureKNN(FrozenFeatures):
     name = "feature_knn"
     title = "Pretrained kNN floor"
     seed_independent = True
-    citation = """@article{bergman2020dn2,
+    citation = r"""@article{bergman2020dn2,
   author = {Bergman, Liron and Cohen, Niv and Hoshen, Yedid},
   title = {Deep Nearest Neighbor Anomaly Detection},
   journal = {arXiv preprint arXiv:2002.10445},

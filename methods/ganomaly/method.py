@@ -16,7 +16,7 @@ class GANomaly(BackboneParams, TorchMethod):
 
     name = "ganomaly"
     title = "GANomaly"
-    citation = """@inproceedings{akcay2018ganomaly,
+    citation = r"""@inproceedings{akcay2018ganomaly,
   author = {Akcay, Samet and Atapour-Abarghouei, Amir and Breckon, Toby P.},
   title = {{GANomaly}: Semi-supervised Anomaly Detection via Adversarial Training},
   booktitle = {Asian Conference on Computer Vision (ACCV)},

@@ -21,7 +21,7 @@ class PaDiM(FrozenFeatures):
 
     name = "padim"
     title = "PaDiM"
-    citation = """@inproceedings{defard2021padim,
+    citation = r"""@inproceedings{defard2021padim,
   author = {Defard, Thomas and Setkov, Aleksandr and Loesch, Angelique and Audigier, Romaric},
   title = {{PaDiM}: A Patch Distribution Modeling Framework for Anomaly Detection and Localization},
   booktitle = {ICPR International Workshops and Challenges},

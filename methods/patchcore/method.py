@@ -45,7 +45,7 @@ class PatchCore(FrozenFeatures):
 
     name = "patchcore"
     title = "PatchCore"
-    citation = """@inproceedings{roth2022patchcore,
+    citation = r"""@inproceedings{roth2022patchcore,
   author = {Roth, Karsten and Pemula, Latha and Zepeda, Joaquin and Sch{\"o}lkopf, Bernhard and Brox, Thomas and Gehler, Peter},
   title = {Towards Total Recall in Industrial Anomaly Detection},
   booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},

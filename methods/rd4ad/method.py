@@ -94,7 +94,7 @@ class StudentDecoder(nn.Module):
 class RD4AD(Distillation):
     name = "rd4ad"
     title = "RD4AD"
-    citation = """@inproceedings{deng2022rd4ad,
+    citation = r"""@inproceedings{deng2022rd4ad,
   author = {Deng, Hanqiu and Li, Xingyu},
   title = {Anomaly Detection via Reverse Distillation from One-Class Embedding},
   booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},

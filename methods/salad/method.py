@@ -21,7 +21,7 @@ class SALAD(BackboneParams, TorchMethod):
 
     name = "salad"
     title = "SALAD"
-    citation = """@article{zhao2021salad,
+    citation = r"""@article{zhao2021salad,
   author = {Zhao, He and Li, Yuexiang and He, Nanjun and Ma, Kai and Fang, Leyuan and Li, Huiqi and Zheng, Yefeng},
   title = {Anomaly Detection for Medical Images Using Self-Supervised and Translation-Consistent Features},
   journal = {IEEE Transactions on Medical Imaging},

@@ -25,7 +25,7 @@ class Discriminator(nn.Sequential):
 class SimpleNet(Distillation):
     name = "simplenet"
     title = "SimpleNet"
-    citation = """@inproceedings{liu2023simplenet,
+    citation = r"""@inproceedings{liu2023simplenet,
   author = {Liu, Zhikang and Zhou, Yiming and Xu, Yuansheng and Wang, Zilei},
   title = {{SimpleNet}: A Simple Network for Image Anomaly Detection and Localization},
   booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},

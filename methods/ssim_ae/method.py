@@ -10,7 +10,7 @@ class SSIMAE(AE):
 
     name = "ssim_ae"
     title = "SSIM-AE"
-    citation = """@inproceedings{bergmann2019ssim,
+    citation = r"""@inproceedings{bergmann2019ssim,
   author = {Bergmann, Paul and L{\"o}we, Sindy and Fauser, Michael and Sattlegger, David and Steger, Carsten},
   title = {Improving Unsupervised Defect Segmentation by Applying Structural Similarity to Autoencoders},
   booktitle = {International Joint Conference on Computer Vision, Imaging and Computer Graphics Theory and Applications (VISAPP)},

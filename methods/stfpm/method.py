@@ -15,7 +15,7 @@ from ..pretrained import FeatureNet, parse_levels
 class STFPM(Distillation):
     name = "stfpm"
     title = "STFPM"
-    citation = """@inproceedings{wang2021stfpm,
+    citation = r"""@inproceedings{wang2021stfpm,
   author = {Wang, Guodong and Han, Shumin and Ding, Errui and Huang, Di},
   title = {Student-Teacher Feature Pyramid Matching for Anomaly Detection},
   booktitle = {British Machine Vision Conference (BMVC)},

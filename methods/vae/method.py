@@ -11,7 +11,7 @@ class VAE(BackboneParams, TorchMethod):
 
     name = "vae"
     title = "VAE"
-    citation = """@inproceedings{kingma2014vae,
+    citation = r"""@inproceedings{kingma2014vae,
   author = {Kingma, Diederik P. and Welling, Max},
   title = {Auto-Encoding Variational {Bayes}},
   booktitle = {International Conference on Learning Representations (ICLR)},

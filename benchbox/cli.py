@@ -688,12 +688,16 @@ def rank(results_dir, metric, rule, out):
     test and the Nemenyi critical difference (Demšar 2006)."""
     from .catalogue import Catalogue
     from .ranks import cd_diagram, rank_methods
+    from .tables import dataset_names, experiment_labels
 
     records, _ = _records(results_dir)
     plugins = get_plugins()
-    catalogue = Catalogue.from_plugins(plugins)
+    labels, names = experiment_labels(records), dataset_names(records)
+    catalogue = Catalogue.from_plugins(plugins, sorted(set(labels)))
+    titles = {label: catalogue.method_title(label) for label in labels}
+    shown = {n: catalogue.dataset_title(r["dataset"], n) for r, n in zip(records, names)}
     try:
-        result = rank_methods(records, metric, rule, seed_independent=catalogue.seed_independent)
+        result = rank_methods(records, metric, rule, titles, shown, seed_independent=catalogue.seed_independent)
     except ValueError as error:
         raise UserMistake(f"--results-dir {results_dir}: {error}") from None
     if result.n_datasets < 2:

@@ -78,8 +78,11 @@ def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:
     return float(q * math.sqrt(k * (k + 1) / (6 * n)))
 
 
-def rank_methods(records: list[dict], metric: str = "auroc", rule: str = "last", titles=None, **frame_options) -> Ranks:
-    """Ranks of the methods of ``records`` (one checkpoint ``rule``) over their datasets."""
+def rank_methods(
+    records: list[dict], metric: str = "auroc", rule: str = "last", titles=None, dataset_titles=None, **frame_options
+) -> Ranks:
+    """Ranks of the methods of ``records`` (one checkpoint ``rule``) over their datasets;
+    ``titles`` / ``dataset_titles``: the names to show for row labels and dataset names."""
     part = by_rule(records).get(rule, [])
     agg = aggregate(frame(part, **frame_options))
     if agg.empty:
@@ -90,6 +93,8 @@ def rank_methods(records: list[dict], metric: str = "auroc", rule: str = "last",
     values = values[complete]
     if titles:
         values = values.rename(columns=titles)
+    if dataset_titles:
+        values = values.rename(index=dataset_titles)
     ranks = values.rank(axis=1, ascending=False, method="average")
     average = ranks.mean().sort_values(kind="stable")
     k, n = values.shape[1], values.shape[0]

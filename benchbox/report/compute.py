@@ -120,7 +120,8 @@ def rank_sections(context: Context, records: list[dict]) -> list[Section]:
         if len({r["dataset_name"] for r in part}) < 2:
             continue
         titles = {r["label"]: context.catalogue.method_title(r["label"]) for r in part}
-        result = rank_methods(part, "auroc", rule, titles, seed_independent=context.catalogue.seed_independent)
+        shown = {r["dataset_name"]: context.catalogue.dataset_title(r["dataset"], r["dataset_name"]) for r in part}
+        result = rank_methods(part, "auroc", rule, titles, shown, seed_independent=context.catalogue.seed_independent)
         if result.n_datasets < 2 or len(result.average) < 2:
             continue
         name = "ranks" + ("" if rule == "last" else f"-select-{rule}")

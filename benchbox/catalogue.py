@@ -80,7 +80,9 @@ class Catalogue:
             name, params = parse_entry(entry)
         except BenchboxError:
             return label
-        title = self.methods.get(name, (name, ""))[0]
+        if name not in self.methods:
+            return label  # not a method this catalogue knows: as typed
+        title = self.methods[name][0]
         return (f"{title} ({readable(params)})" if params else title) + label[len(entry) :]
 
     def method_references(self, label: str) -> str:

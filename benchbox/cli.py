@@ -428,7 +428,8 @@ def _run_grid(cells, plugins, store, data, executor, force, cadence, results_dir
 
 def _summarise(summary, store, plugins, results_dir) -> None:
     """The counts, the table of the grid's cells, each failure; exit 1 if any failed or is held."""
-    from .tables import render
+    from .catalogue import Catalogue
+    from .tables import View, render
 
     err.print(
         f"{len(summary.done)} run, "
@@ -443,7 +444,9 @@ def _summarise(summary, store, plugins, results_dir) -> None:
         + f"; results in {results_dir}"
     )
     records = summary.records(store, plugins)
-    click.echo(render(records, rank=plugins.row_order()))
+    # The entries as typed (they are what a re-run takes), with the seed-independent ones said so.
+    independent = Catalogue.from_plugins(plugins).seed_independent
+    click.echo(render(records, rank=plugins.row_order(), view=View(Catalogue(seed_independent=independent))))
     for cell, record in summary.failed:
         err.print(
             f"[red]{record['status']}[/red] "

@@ -26,6 +26,12 @@ def bib_entries(entries: str) -> dict[str, str]:
     return {bib_keys(piece)[0]: piece for piece in pieces}
 
 
+def _entry(label: str) -> str:
+    """The method entry a row label starts with (``salad[ssl=none]`` of ``salad[ssl=none] (epochs=5)``)."""
+    found = _ENTRY.match(label)
+    return found.group(0) if found else label
+
+
 def readable(params: dict) -> str:
     """Inline parameters as a reader reads them: ``feature constraint = none, ssl = none``."""
     return ", ".join(f"{key.replace('_', ' ')} = {value}" for key, value in params.items())
@@ -75,7 +81,7 @@ class Catalogue:
         from .errors import BenchboxError
         from .params import parse_entry
 
-        entry = _ENTRY.match(label).group(0) if _ENTRY.match(label) else label
+        entry = _entry(label)
         try:
             name, params = parse_entry(entry)
         except BenchboxError:
@@ -86,7 +92,7 @@ class Catalogue:
         return (f"{title} ({readable(params)})" if params else title) + label[len(entry) :]
 
     def method_references(self, label: str) -> str:
-        entry = _ENTRY.match(label).group(0) if _ENTRY.match(label) else label
+        entry = _entry(label)
         return self.variants.get(entry) or self.methods.get(method_of(entry), ("", ""))[1]
 
     def dataset_title(self, plugin: str, name: str) -> str:

@@ -654,11 +654,9 @@ def _table_view(records, store, plugins, datasets, methods, metrics, level, publ
 def cite(results_dir, published):
     """Print the BibTeX (.bib) of every method and dataset in the results directory."""
     from .catalogue import Catalogue, bib_entries
-    from .tables import experiment_labels
+    from .tables import name_rows
 
-    records, _ = _records(results_dir)
-    for r, label in zip(records, experiment_labels(records)):
-        r["label"] = label
+    records = name_rows(_records(results_dir)[0])
     plugins = get_plugins()
     text = Catalogue.from_plugins(plugins, sorted({r["label"] for r in records})).bibliography(records)
     for name in published:
@@ -691,16 +689,12 @@ def rank(results_dir, metric, rule, out):
     test and the Nemenyi critical difference (Demšar 2006)."""
     from .catalogue import Catalogue
     from .ranks import cd_diagram, rank_methods
-    from .tables import dataset_names, experiment_labels
+    from .tables import experiment_labels
 
     records, _ = _records(results_dir)
-    plugins = get_plugins()
-    labels, names = experiment_labels(records), dataset_names(records)
-    catalogue = Catalogue.from_plugins(plugins, sorted(set(labels)))
-    titles = {label: catalogue.method_title(label) for label in labels}
-    shown = {n: catalogue.dataset_title(r["dataset"], n) for r, n in zip(records, names)}
+    catalogue = Catalogue.from_plugins(get_plugins(), sorted(set(experiment_labels(records))))
     try:
-        result = rank_methods(records, metric, rule, titles, shown, seed_independent=catalogue.seed_independent)
+        result = rank_methods(records, metric, rule, catalogue)
     except ValueError as error:
         raise UserMistake(f"--results-dir {results_dir}: {error}") from None
     if result.n_datasets < 2:
@@ -735,11 +729,9 @@ def export_mlflow(results_dir, tracking_uri):
         from .export_mlflow import export as to_mlflow
     except ImportError:
         raise UserMistake('export mlflow needs MLflow: pip install "benchbox-ad[mlflow]"') from None
-    from .tables import dataset_names, experiment_labels
+    from .tables import name_rows
 
-    records, _ = _records(results_dir)
-    for r, label, name in zip(records, experiment_labels(records), dataset_names(records)):
-        r["label"], r["dataset_name"] = label, name
+    records = name_rows(_records(results_dir)[0])
     created, skipped = to_mlflow(records, tracking_uri)
     err.print(f"exported {created} run{'s' if created != 1 else ''} to {tracking_uri}; {skipped} already there")
 
@@ -769,14 +761,7 @@ def report(results_dir, out, tsne):
     """Write the paper's tables and figures for every dataset in the results directory."""
     from . import report as report_module
 
-    if not Path(results_dir).is_dir():
-        raise UserMistake(f"--results-dir {results_dir}: no such directory")
-    from .store import ResultStore
-
-    if not ResultStore(results_dir).records()[0]:  # as `table`: nothing to report is an error
-        raise UserMistake(
-            f"--results-dir {results_dir}: no result files there (expected <dataset>/<method>__seed<k>__<key>.json)"
-        )
+    _records(results_dir)  # as `table`: a missing folder or nothing to report is an error
     out = out or str(Path(results_dir) / "report")
     written = report_module.build(results_dir, out, tuple(tsne) if tsne else None)
     err.print(f"wrote {len(written)} file{'s' if len(written) != 1 else ''}; open {Path(out) / 'index.md'}")

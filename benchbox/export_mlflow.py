@@ -70,33 +70,13 @@ def tags_of(record: dict) -> dict[str, str]:
     }
 
 
-def _roc_png(record: dict, folder: Path) -> Path | None:
-    scores = record.get("scores") or {}
-    if not scores.get("labels"):
-        return None
-    from sklearn.metrics import roc_curve
-
-    from .report.figures import _matplotlib
-
-    plt = _matplotlib()
-    fpr, tpr, _ = roc_curve(scores["labels"], scores["scores"])
-    fig, ax = plt.subplots(figsize=(3.2, 3.2))
-    ax.plot(fpr, tpr, label=f"AUROC {record['metrics']['auroc']:.4f}")
-    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--")
-    ax.set_xlabel("false-positive rate")
-    ax.set_ylabel("true-positive rate")
-    ax.legend(loc="lower right")
-    path = folder / "roc.png"
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 def export(records: list[dict], tracking_uri: str) -> tuple[int, int]:
     """Export the finished ``records`` (each with its ``_path``) to ``tracking_uri``; returns
     (runs created, cells already there)."""
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
+
+    from .report.figures import roc_figure
 
     client = MlflowClient(tracking_uri=tracking_uri)
     created = skipped = 0
@@ -130,10 +110,10 @@ def export(records: list[dict], tracking_uri: str) -> tuple[int, int]:
             client.log_batch(run.info.run_id, params=params[start : start + 100])
         for start in range(0, len(metrics), 1000):
             client.log_batch(run.info.run_id, metrics=metrics[start : start + 1000])
-        with tempfile.TemporaryDirectory() as folder:
-            roc = _roc_png(record, Path(folder))
-            if roc is not None:
-                client.log_artifact(run.info.run_id, str(roc))
+        if (record.get("scores") or {}).get("labels"):
+            with tempfile.TemporaryDirectory() as folder:  # the report's ROC figure, of this one run
+                png, _ = roc_figure([record], params_of(record)["dataset"], Path(folder) / "roc", {})
+                client.log_artifact(run.info.run_id, str(png))
         if record.get("_path"):
             client.log_artifact(run.info.run_id, record["_path"])
         client.set_tag(run.info.run_id, DONE_TAG, "true")  # last: a run without it is unfinished

@@ -64,12 +64,9 @@ class PublishedTable:
             ours = targets.get(theirs)
             if ours not in records_by_dataset:
                 continue
-            same = (
-                self.matches(ours, records_by_dataset[ours])
-                and theirs in self.datasets
-                and (self.datasets[theirs] == ours)
-            )
-            where = "" if theirs in self.datasets and self.datasets[theirs] == ours else f"; their dataset {theirs}"
+            own = self.datasets.get(theirs) == ours  # mapped by the table itself, not by the user
+            same = own and self.matches(ours, records_by_dataset[ours])
+            where = "" if own else f"; their dataset {theirs}"
             caveat = f"{self.title} ({self.source}): published, " + (
                 "same protocol as this run." if same else f"other protocol: {self.protocol}."
             )

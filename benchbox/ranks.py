@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .tables import aggregate, by_rule, frame
+from .catalogue import Catalogue
+from .tables import aggregate, by_rule, dataset_names, frame
 
 
 @dataclass
@@ -78,23 +79,23 @@ def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:
     return float(q * math.sqrt(k * (k + 1) / (6 * n)))
 
 
-def rank_methods(
-    records: list[dict], metric: str = "auroc", rule: str = "last", titles=None, dataset_titles=None, **frame_options
-) -> Ranks:
-    """Ranks of the methods of ``records`` (one checkpoint ``rule``) over their datasets;
-    ``titles`` / ``dataset_titles``: the names to show for row labels and dataset names."""
+def rank_methods(records: list[dict], metric: str = "auroc", rule: str = "last", catalogue=None) -> Ranks:
+    """Ranks of the methods of ``records`` (one checkpoint ``rule``) over their datasets; the
+    ``catalogue`` (:class:`benchbox.catalogue.Catalogue`) names them and says which methods are
+    seed-independent (default: ids as they are)."""
+    catalogue = catalogue or Catalogue()
     part = by_rule(records).get(rule, [])
-    agg = aggregate(frame(part, **frame_options))
+    agg = aggregate(frame(part, seed_independent=catalogue.seed_independent))
     if agg.empty:
         raise ValueError(f"no finished results under checkpoint rule {rule!r}")
     values = agg.pivot_table(index="dataset", columns="method", values=f"{metric}_mean", aggfunc="first")
     complete = values.columns[values.notna().all()]
     left_out = sorted(set(values.columns) - set(complete))
     values = values[complete]
-    if titles:
-        values = values.rename(columns=titles)
-    if dataset_titles:
-        values = values.rename(index=dataset_titles)
+    plugins = {name: r["dataset"] for r, name in zip(part, dataset_names(part))}
+    values = values.rename(
+        columns=catalogue.method_title, index=lambda name: catalogue.dataset_title(plugins.get(name, name), name)
+    )
     ranks = values.rank(axis=1, ascending=False, method="average")
     average = ranks.mean().sort_values(kind="stable")
     k, n = values.shape[1], values.shape[0]

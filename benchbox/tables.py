@@ -110,6 +110,14 @@ def experiment_labels(records: list[dict]) -> list[str]:
     return labels
 
 
+def name_rows(records: list[dict]) -> list[dict]:
+    """Each record's row label and dataset name as tables show them (:func:`experiment_labels`,
+    :func:`dataset_names`), set on the record as ``label`` and ``dataset_name``."""
+    for record, label, dataset in zip(records, experiment_labels(records), dataset_names(records)):
+        record["label"], record["dataset_name"] = label, dataset
+    return records
+
+
 def mixed_warnings(records: list[dict]) -> list[str]:
     """One line per label that holds several experiments (shown as separate rows)."""
     out = []
@@ -154,18 +162,17 @@ def frame(records: list[dict], protocol: str = "test_best_f1", seed_independent=
 def first_seed_only(records: list[dict], seed_independent) -> list[dict]:
     """The records, with only the lowest seed's of each seed-independent method's experiment
     (runs of other seeds, made before it declared so, are the same numbers again)."""
-    if not seed_independent:
+    if not any(r["method"] in seed_independent for r in records):
         return records
-    first: dict[tuple, int] = {}
-    for r, label, dataset in zip(records, experiment_labels(records), dataset_names(records)):
-        if r["method"] in seed_independent:
-            key = (dataset, label, selection_rule(r))
-            first[key] = min(first.get(key, r["seed"]), r["seed"])
-    return [
-        r
+    keys = [
+        (dataset, label, selection_rule(r))
         for r, label, dataset in zip(records, experiment_labels(records), dataset_names(records))
-        if r["method"] not in seed_independent or r["seed"] == first[(dataset, label, selection_rule(r))]
     ]
+    first: dict[tuple, int] = {}
+    for r, key in zip(records, keys):
+        if r["method"] in seed_independent:
+            first[key] = min(first.get(key, r["seed"]), r["seed"])
+    return [r for r, key in zip(records, keys) if r["method"] not in seed_independent or r["seed"] == first[key]]
 
 
 def aggregate(df: pd.DataFrame, rank: dict[str, int] | None = None) -> pd.DataFrame:
@@ -311,7 +318,7 @@ def main_tables(
     headed = list(parts) not in ([], ["last"])
     out = []
     for rule, part in parts.items():
-        part = [dict(r, _seed_independent=r["method"] in independent) for r in first_seed_only(part, independent)]
+        part = first_seed_only(part, independent)
         agg = aggregate(frame(part, protocol, independent), rank)
         if view.order is not None and not agg.empty:
             agg = agg[agg.method.isin(view.order)].copy()
@@ -324,7 +331,8 @@ def main_tables(
         if agg.empty:
             continue
         titles = {m: rows[m] if rows is not None else view.catalogue.method_title(m) for m in agg.method}
-        plugins = {d: r["dataset"] for r, d in zip(part, dataset_names(part))}
+        labelled = list(zip(part, experiment_labels(part), dataset_names(part)))  # (record, row label, dataset)
+        plugins = {d: r["dataset"] for r, _, d in labelled}
         datasets = list(dict.fromkeys(agg.dataset))
         heading = {d: view.catalogue.dataset_title(plugins.get(d, d), d) for d in datasets}
         shown = wide(agg, metrics, std_only, independent)
@@ -339,14 +347,14 @@ def main_tables(
             numeric=_in_shown_units(agg.assign(checkpoint=SELECTION_RULES[rule]), metrics),
             cite={titles[m]: ",".join(bib_keys(view.catalogue.method_references(m))) for m in titles},
             groups=_groups(shown, datasets, heading, plugins, view.catalogue),
-            caption=caption(part, level, rule, protocol, [heading[d] for d in datasets], std_only),
+            caption=caption(part, level, rule, protocol, [heading[d] for d in datasets], std_only, independent),
             label=f"tab:{_slug('-'.join(datasets))}-{level}" + ("" if rule == "last" else f"-{rule}"),
         )
         if not std_only:
-            _mark(table, agg, part, metrics, titles, heading, level, view)
+            _mark(table, agg, labelled, metrics, titles, heading, level, view)
             table.note += " " + MARKS_LEGEND
             if level == "image" and rows is None and "f1" in metrics:
-                _add_chance_rows(table, part, metrics, datasets, heading)
+                _add_chance_rows(table, labelled, metrics, datasets, heading)
             if view.published:
                 _add_published_rows(table, view.published, metrics, datasets, heading)
         out.append(table)
@@ -385,13 +393,12 @@ def _in_shown_units(agg: pd.DataFrame, metrics) -> pd.DataFrame:
     return numeric
 
 
-def _mark(table: Table, agg, part, metrics, titles, heading, level, view: View) -> None:
+def _mark(table: Table, agg, labelled, metrics, titles, heading, level, view: View) -> None:
     """Best (bold) and second (underlined) per column among the rows with every requested seed,
     by the digits shown; in the AUROC columns no bold where the two-level bootstrap cannot
     separate the best from another row, which gets †. SEN and SPE are not marked
     (:data:`TRADE_OFF`)."""
     multi = agg.dataset.nunique() > 1
-    labelled = list(zip(part, experiment_labels(part), dataset_names(part)))
     for d in dict.fromkeys(agg.dataset):
         sub = agg[agg.dataset == d]
         eligible = {titles[m] for m, n, req in zip(sub.method, sub.n, sub.requested) if 0 < n and n >= req}
@@ -400,7 +407,7 @@ def _mark(table: Table, agg, part, metrics, titles, heading, level, view: View) 
             column = f"{heading[d]} {HEADERS[m]}" if multi else HEADERS[m]
             marks = ranked(table.frame[column].to_dict(), eligible) if len(eligible) > 1 else {}
             best = [row for row, mark in marks.items() if mark == "best"]
-            if m in TESTED and best and len(eligible) > 1:
+            if m in TESTED and best:
                 runs = {
                     by_title[row]: [
                         r for r, label, ds in labelled if label == by_title[row] and ds == d and r["status"] == "ok"
@@ -415,13 +422,13 @@ def _mark(table: Table, agg, part, metrics, titles, heading, level, view: View) 
             table.marks.update({(row, column): mark for row, mark in marks.items()})
 
 
-def _add_chance_rows(table: Table, part, metrics, datasets, heading) -> None:
+def _add_chance_rows(table: Table, labelled, metrics, datasets, heading) -> None:
     """The row of a detector that flags every test image: F1 and ACC at the anomalous share,
     SEN 100, SPE 0, AUC 0.5 (a constant score). A method's thresholded numbers mean little
     until they are above it."""
     row = {}
     for d in datasets:
-        found = next((r for r, ds in zip(part, dataset_names(part)) if ds == d and r.get("scores")), None)
+        found = next((r for r, _, ds in labelled if ds == d and r.get("scores")), None)
         if found is None:
             continue
         labels = found["scores"]["labels"]
@@ -472,7 +479,9 @@ def _add_published_rows(table: Table, published, metrics, datasets, heading) -> 
         table.caption += " Published rows, set apart and never marked: " + " ".join(notes)
 
 
-def caption(records: list[dict], level: str, rule: str, protocol: str, datasets: list[str], std_only: bool) -> str:
+def caption(
+    records: list[dict], level: str, rule: str, protocol: str, datasets: list[str], std_only: bool, independent=()
+) -> str:
     """What a reader needs to read the numbers: the datasets, checkpoint rule, seeds, image size,
     epochs, device; the threshold; what the marks mean."""
     seeds = sorted({r["seed"] for r in records})
@@ -487,7 +496,7 @@ def caption(records: list[dict], level: str, rule: str, protocol: str, datasets:
     text += " (n where fewer finished"
     text += (
         "; seed-independent methods run once, without a std)"
-        if any(r.get("_seed_independent") for r in records)
+        if any(r["method"] in independent for r in records)
         else ")"
     )
     if sizes:

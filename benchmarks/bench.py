@@ -25,6 +25,7 @@ import functools
 import json
 import platform
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -298,6 +299,18 @@ def write_results(result: dict, out: str, table: str) -> None:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_in_fresh_process(command: list[str], what: str, rows: list[dict], saved: Path) -> None:
+    """One benchmark row run by ``command`` in a fresh process (its peak memory its own; its last
+    line of output is the row as JSON), appended to ``rows`` and saved at once: a stopped run
+    resumes from the rows saved. A failure ends the run, naming ``what`` with the error's tail."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{what}: failed\n{done.stderr[-3000:]}")
+    rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(json.dumps(rows[-1]), flush=True)
+    saved.write_text(json.dumps(rows, indent=1) + "\n")
 
 
 def main(argv=None):

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,11 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench import measure_in_fresh_process, peak_rss_mb  # noqa: E402
+
 CASES = (("stfpm", "benchbox"), ("stfpm", "anomalib"), ("rd4ad", "benchbox"), ("rd4ad", "anomalib"))
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def resnet18_weights(path: Path, seed: int) -> Path:
@@ -145,7 +142,7 @@ def one(method: str, implementation: str, data: str, size: int, epochs: int, bat
     dataset = LggMri(data_root=data)
     train, test = dataset.load("train", size), dataset.load("test", size)
     model = (Ours if implementation == "benchbox" else Anomalib)(method, epochs, batch, seed, weights)
-    before = peak_mb()
+    before = peak_rss_mb()
     start = time.perf_counter()
     model.fit(train)
     fit_s = time.perf_counter() - start
@@ -157,7 +154,7 @@ def one(method: str, implementation: str, data: str, size: int, epochs: int, bat
         "image_size": size, "epochs": epochs, "batch_size": batch, "seed": seed, "fit_s": fit_s,
         "score_images_per_s": len(test) / score_s, "auroc": evaluate(test.labels, scores)["auroc"],
         "pixel_auroc": pixel_metrics(maps, test.masks[:, 0].numpy(), test.mask_known)["pixel_auroc"],
-        "peak_rss_mb": peak_mb(), "peak_before_fit_mb": before, "threads": torch.get_num_threads(),
+        "peak_rss_mb": peak_rss_mb(), "peak_before_fit_mb": before, "threads": torch.get_num_threads(),
         "device": device_description("cpu"), "torch": torch.__version__,
     }  # fmt: skip
 
@@ -205,12 +202,7 @@ def main(argv=None) -> None:
         command = [sys.executable, __file__, "--one", method, impl, str(weights), "--data", args.data,
                    "--size", str(args.size), "--epochs", str(args.epochs), "--batch", str(args.batch),
                    "--seed", str(args.seed)]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode:
-            sys.exit(f"{method} / {impl}: failed\n{done.stderr[-3000:]}")
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]), flush=True)
-        saved.write_text(json.dumps(rows, indent=1) + "\n")
+        measure_in_fresh_process(command, f"{method} / {impl}", rows, saved)
     weights.unlink()  # 45 MB, made again from the seed: never committed
     (out / "results.md").write_text(markdown(rows))
     print(markdown(rows))

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,13 +29,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench import measure_in_fresh_process, peak_rss_mb  # noqa: E402
 from pretrained_scale import generated_train  # noqa: E402
 
 IMPLEMENTATIONS = ("benchbox", "anomalib")
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class Ours:
@@ -104,7 +99,7 @@ def one(implementation: str, data: str, size: int, ratio: float, seed: int, n_te
         oct_sample = OCT(data_root=data)
         train, test = oct_sample.load("train", 224), oct_sample.load("test", 224)
     model = (Ours if implementation == "benchbox" else Anomalib)(ratio, seed)
-    before = peak_mb()
+    before = peak_rss_mb()
     start = time.perf_counter()
     bank = model.fit(train)
     fit_s = time.perf_counter() - start
@@ -115,7 +110,7 @@ def one(implementation: str, data: str, size: int, ratio: float, seed: int, n_te
         "implementation": implementation, "data": data, "train_images": len(train), "test_images": len(test),
         "coreset_ratio": ratio, "seed": seed, "memory_bank": bank, "fit_s": fit_s,
         "score_ms_per_image": 1000 * score_s / len(test), "auroc": evaluate(test.labels, scores)["auroc"],
-        "peak_rss_mb": peak_mb(), "peak_before_fit_mb": before, "threads": torch.get_num_threads(),
+        "peak_rss_mb": peak_rss_mb(), "peak_before_fit_mb": before, "threads": torch.get_num_threads(),
         "device": device_description("cpu"), "torch": torch.__version__,
     }  # fmt: skip
 
@@ -168,12 +163,7 @@ def main(argv=None) -> None:
                 continue
             command = [sys.executable, __file__, "--one", impl, data, str(size), str(ratio),
                        "--seed", str(args.seed), "--n-test", str(args.n_test)]  # fmt: skip
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode:
-                sys.exit(f"{impl} on {data} ({size}): failed\n{done.stderr[-3000:]}")
-            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(json.dumps(rows[-1]), flush=True)
-            saved.write_text(json.dumps(rows, indent=1) + "\n")  # after each row: a stopped run resumes
+            measure_in_fresh_process(command, f"{impl} on {data} ({size})", rows, saved)
     (out / "results.md").write_text(markdown(rows))
     print(markdown(rows))
 

@@ -92,12 +92,10 @@ class Distillation(TorchMethod):
         probe = torch.zeros(1, 1, image_size, image_size, device=self.device_)
         return [m.shape[1] for m in self.teacher_maps(probe)]
 
-    def score_batch(self, x):
-        return self.map_batch(x).flatten(1).amax(1)  # both papers: the map's maximum
-
     def score(self, data):
-        # One pass for both: the maps of the images just scored are kept for anomaly_maps, which
-        # the runner asks for next (a second pass through teacher and student halved scoring speed).
+        # Both papers: the map's maximum. One pass for both: the maps of the images just scored
+        # are kept for anomaly_maps, which the runner asks for next (a second pass through teacher
+        # and student halved scoring speed).
         maps = self.map_batches(data, self.map_batch)
         self._scored = (data, maps)
         return maps.flatten(1).amax(1).cpu().numpy().astype(np.float64)

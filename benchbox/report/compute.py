@@ -12,7 +12,7 @@ from ..experiment import SELECTION_RULES
 from ..params import label as make_label
 from ..params import parse_entry
 from ..store import ResultStore, slug
-from ..tables import View, by_rule, dataset_names, experiment_labels, frame, main_tables, mixed_warnings, ordered
+from ..tables import View, by_rule, frame, main_tables, mixed_warnings, name_rows, ordered
 from . import figures
 from .model import Figure, Heading, Report, Section, Table, Text
 from .statistics import (
@@ -77,9 +77,7 @@ def compute(results_dir, out: Path, plugins, tsne: tuple[str, str] | None = None
     store = ResultStore(results_dir)
     records, problems = store.records()
     mixed = mixed_warnings(records)
-    for record, label, dataset in zip(records, experiment_labels(records), dataset_names(records)):
-        record["label"] = label  # several experiments under one label become rows of their own
-        record["dataset_name"] = dataset  # one name over several data trees: told apart
+    name_rows(records)  # several experiments under one label, one name over several trees: told apart
     context = Context(store, out, plugins, sorted({r["label"] for r in records}))
     report = Report(bibliography=context.catalogue.bibliography(records))
     if report.bibliography:
@@ -119,9 +117,7 @@ def rank_sections(context: Context, records: list[dict]) -> list[Section]:
     for rule, part in by_rule(ok).items():
         if len({r["dataset_name"] for r in part}) < 2:
             continue
-        titles = {r["label"]: context.catalogue.method_title(r["label"]) for r in part}
-        shown = {r["dataset_name"]: context.catalogue.dataset_title(r["dataset"], r["dataset_name"]) for r in part}
-        result = rank_methods(part, "auroc", rule, titles, shown, seed_independent=context.catalogue.seed_independent)
+        result = rank_methods(part, "auroc", rule, context.catalogue)
         if result.n_datasets < 2 or len(result.average) < 2:
             continue
         name = "ranks" + ("" if rule == "last" else f"-select-{rule}")

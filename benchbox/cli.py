@@ -758,13 +758,17 @@ def published():
     "e.g. --tsne salad 'salad[feature_constraint=none]'.",
 )
 def report(results_dir, out, tsne):
-    """Write the paper's tables and figures for every dataset in the results directory."""
+    """Write the paper's tables and figures for every dataset in the results directory:
+    index.md, and index.html with sortable tables and an image explorer per dataset."""
     from . import report as report_module
 
     _records(results_dir)  # as `table`: a missing folder or nothing to report is an error
     out = out or str(Path(results_dir) / "report")
     written = report_module.build(results_dir, out, tuple(tsne) if tsne else None)
-    err.print(f"wrote {len(written)} file{'s' if len(written) != 1 else ''}; open {Path(out) / 'index.md'}")
+    err.print(
+        f"wrote {len(written)} file{'s' if len(written) != 1 else ''}; open {Path(out) / 'index.html'} "
+        f"in a browser (tables, figures, image explorer) or read {Path(out) / 'index.md'}"
+    )
 
 
 @main.command()

@@ -195,8 +195,9 @@ class Method(Configurable):
 
     def anomaly_maps(self, data: ImageSet) -> np.ndarray | None:
         """One map per image, (N, S, S) at the input's size, higher = more anomalous, for the
-        pixel metrics (:mod:`benchbox.localisation`) where the dataset has masks, and the report's
-        figures. Default: None, the method has no map."""
+        pixel metrics (:mod:`benchbox.localisation`) where the dataset has masks, the report's
+        figures, and on every test set the report's image explorer (:mod:`benchbox.thumbnails`).
+        Default: None, the method has no map."""
         return None
 
 

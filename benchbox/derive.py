@@ -33,7 +33,8 @@ INDEXED = {
     "map_index": ("map_images", "maps", "masks"),
 }
 #: Arrays with one row per test image.
-PER_IMAGE = ("pixel_hist_positive", "pixel_hist_negative")
+PER_IMAGE = ("pixel_hist_positive", "pixel_hist_negative", "explorer_maps")
+WHOLE = ("explorer_map_range",)  # the kept run's scale, kept with its maps
 
 
 def kept_twin(experiment: Experiment) -> Experiment | None:
@@ -121,4 +122,7 @@ def _subset_artifacts(artifacts: dict, keep: list[int], n_test: int) -> dict:
     for name in PER_IMAGE:
         if name in artifacts and len(artifacts[name]) == n_test:
             out[name] = artifacts[name][keep]
+    for name in WHOLE:
+        if name in artifacts:
+            out[name] = artifacts[name]
     return out

@@ -28,6 +28,7 @@ from .plan import Cell
 from .plugins import Plugins, source_digest
 from .selection import Selection
 from .store import SCHEMA, ResultStore
+from .thumbnails import image_thumbnails, map_thumbnails
 from .training import device_description
 
 
@@ -203,10 +204,12 @@ def execute_cell(
                 "scores": val_scores.tolist(),
             }
         record["_artifacts"] = method.artifacts(test)
-        if test.has_masks():
-            start = time.perf_counter()
-            maps = method.anomaly_maps(test)
-            if maps is not None:
+        record["_thumbnails"] = image_thumbnails(test)
+        start = time.perf_counter()
+        maps = checked_maps(method, test)  # every test set: the report's explorer shows them
+        if maps is not None:
+            record["_artifacts"].update(map_thumbnails(maps))
+            if test.has_masks():
                 record["pixel_metrics"], figures = localise(maps, test)
                 record["_artifacts"].update(figures)
             timings["map_s"] = time.perf_counter() - start
@@ -219,16 +222,24 @@ def execute_cell(
     return record
 
 
-def localise(maps, test: ImageSet, per_class: int = 3) -> tuple[dict, dict]:
-    """Pixel metrics of a method's maps on the test images with known masks, and the arrays the
-    report draws and bootstraps from: a few maps with their masks (``per_class`` of each class,
-    the normal class first), and per-image histograms of the maps over positive and negative
-    pixels (the significance test's pixel AUROC)."""
+def checked_maps(method, test: ImageSet) -> np.ndarray | None:
+    """The method's anomaly maps of the test images (None where it makes none), checked."""
+    maps = method.anomaly_maps(test)
+    if maps is None:
+        return None
     maps = np.asarray(maps)
     if maps.shape != (len(test), *test.images.shape[-2:]):
         raise ValueError(f"anomaly_maps returned shape {maps.shape}, expected {(len(test), *test.images.shape[-2:])}")
     if not np.all(np.isfinite(maps)):
         raise ValueError(f"anomaly_maps: {int((~np.isfinite(maps)).sum())} values are NaN or infinite")
+    return maps
+
+
+def localise(maps: np.ndarray, test: ImageSet, per_class: int = 3) -> tuple[dict, dict]:
+    """Pixel metrics of a method's (checked) maps on the test images with known masks, and the
+    arrays the report draws and bootstraps from: a few maps with their masks (``per_class`` of
+    each class, the normal class first), and per-image histograms of the maps over positive and
+    negative pixels (the significance test's pixel AUROC)."""
     masks = test.masks[:, 0].numpy()
     metrics = pixel_metrics(maps, masks, test.mask_known)
     classes = np.asarray(test.classes, dtype=object)
@@ -297,6 +308,9 @@ def run_cell_locked(
             + (f"\n{record['traceback']}" if record.get("traceback") else "")
         )
         artifacts = record.pop("_artifacts", None)
+        thumbnails = record.pop("_thumbnails", None)
+        if thumbnails is not None:
+            store.write_thumbnails(path, record["test_set"]["hash"], thumbnails)
         if artifacts:  # before the result: a result file implies its artifacts are complete
             store.write_artifacts(path, artifacts)
         store.write(path, record)

@@ -70,6 +70,16 @@ def tags_of(record: dict) -> dict[str, str]:
     }
 
 
+def artifact_location(tracking_uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts: beside a SQLite store (``mlartifacts/`` in
+    the database's folder; MLflow's own default is ``./mlruns`` in whatever folder the export
+    runs from); None (MLflow's choice) for a file store, which holds them, or a server."""
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return None
+    return (Path(tracking_uri[len(prefix) :]).resolve().parent / "mlartifacts").as_uri()
+
+
 def export(records: list[dict], tracking_uri: str) -> tuple[int, int]:
     """Export the finished ``records`` (each with its ``_path``) to ``tracking_uri``; returns
     (runs created, cells already there)."""
@@ -87,7 +97,11 @@ def export(records: list[dict], tracking_uri: str) -> tuple[int, int]:
         name = f"benchbox/{record.get('dataset_name') or record['dataset']}"
         if name not in experiments:
             found = client.get_experiment_by_name(name)
-            experiments[name] = found.experiment_id if found else client.create_experiment(name)
+            experiments[name] = (
+                found.experiment_id
+                if found
+                else client.create_experiment(name, artifact_location=artifact_location(tracking_uri))
+            )
         experiment = experiments[name]
         earlier = client.search_runs([experiment], filter_string=f"tags.`{KEY_TAG}` = '{record['key']}'")
         if any(r.data.tags.get(DONE_TAG) == "true" for r in earlier):

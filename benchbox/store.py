@@ -40,6 +40,21 @@ def atomic_write_text(path: Path, text: str) -> None:
             tmp.unlink()
 
 
+def write_arrays(target: Path, arrays: dict) -> None:
+    """A compressed ``.npz``, written atomically (temp file + rename)."""
+    import numpy as np
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 class ResultStore:
     def __init__(self, root):
         self.root = Path(root)
@@ -124,15 +139,16 @@ class ResultStore:
         return result.with_suffix(".npz")
 
     def write_artifacts(self, result: Path, arrays: dict) -> None:
-        """Reconstructions and latent features for reports, written atomically."""
-        import numpy as np
+        """Reconstructions, latent features and maps for reports, written atomically."""
+        write_arrays(self.artifacts_path(result), arrays)
 
-        target = self.artifacts_path(result)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-        os.replace(tmp, target)
+    def write_thumbnails(self, result: Path, test_hash: str, arrays: dict) -> None:
+        """The explorer's copy of a result's test set, once per test set (see benchbox.thumbnails)."""
+        from .thumbnails import thumbnails_path
+
+        target = thumbnails_path(result, test_hash)
+        if not target.exists():
+            write_arrays(target, arrays)
 
     def read_artifacts(self, result: Path) -> dict | None:
         import numpy as np

@@ -33,8 +33,12 @@ def runs(uri):
 def test_one_run_per_cell_with_the_json_metrics_and_twice_adds_nothing(tmp_path, results):
     folder, records = results
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    first = run_cli("export", "mlflow", "--results-dir", str(folder), "--tracking-uri", uri)
+    elsewhere = tmp_path / "elsewhere"  # the folder the export runs from
+    elsewhere.mkdir()
+    first = run_cli("export", "mlflow", "--results-dir", str(folder.resolve()), "--tracking-uri", uri, cwd=elsewhere)
     assert first.returncode == 0, first.stderr
+    assert not any(elsewhere.iterdir()), "artifacts written into the working folder"
+    assert len(list((tmp_path / "mlartifacts").rglob("roc.png"))) == 8  # beside the database
     assert "exported 8 runs" in first.stderr and "0 already there" in first.stderr
     client, found = runs(uri)
     assert set(found) == {r["key"] for r in records}  # the failed cell is not exported

@@ -9,8 +9,10 @@ chance, and, where the test images have masks, the localisation table, its boots
 anomaly maps; every section ends with the leak audit. ``index.md`` ties it together.
 
 The parts: :mod:`.compute` builds the :mod:`.model` once (drawing :mod:`.figures`, computing
-:mod:`.statistics`); :mod:`.markdown` and :mod:`.latex` render it (each table as ``.md``,
-``.tex`` and, for the main tables, ``.csv``). Running it twice writes the same files.
+:mod:`.statistics`, gathering each section's :mod:`.explorer` data); :mod:`.markdown`,
+:mod:`.latex` and :mod:`.html` render it (each table as ``.md``, ``.tex`` and, for the main
+tables, ``.csv``; ``index.md``; ``index.html`` with its explorers' data scripts). Running it
+twice writes the same files.
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ def build(results_dir, out, tsne: tuple[str, str] | None = None, plugins=None) -
     process's)."""
     from ..plugins import get_plugins
     from ..store import atomic_write_text
-    from . import latex, markdown
+    from . import html, latex, markdown
     from .compute import compute
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = compute(results_dir, out, plugins or get_plugins(), tsne)
     written = [path for figure in report.figures() for path in figure.paths]
-    files = {**markdown.files(report), **latex.files(report)}
+    files = {**markdown.files(report), **latex.files(report), **html.files(report)}
     if report.bibliography:
         files["references.bib"] = report.bibliography
     for name, text in files.items():

@@ -14,7 +14,8 @@ from ..params import parse_entry
 from ..store import ResultStore, slug
 from ..tables import View, by_rule, frame, main_tables, mixed_warnings, name_rows, ordered
 from . import figures
-from .model import Figure, Heading, Report, Section, Table, Text
+from .explorer import explorer_data
+from .model import Explorer, Figure, Heading, Report, Section, Table, Text
 from .statistics import (
     auroc_per_group_table,
     per_class_table,
@@ -183,7 +184,16 @@ def section(context: Context, dataset: str, rule: str, all_ds: list[dict], tsne)
     blocks += reconstruction_blocks(context, ds, name)
     if tsne:
         blocks += tsne_blocks(context, ds, tsne, context.out / f"{name}-tsne")
+    blocks += explorer_blocks(context, ds, name, subgroup)
     return out
+
+
+def explorer_blocks(context: Context, ds, name, subgroup) -> list:
+    """The section's image explorer (in ``index.html``; the markdown points there)."""
+    data = explorer_data(ds, context.store.read_artifacts, context.catalogue, context.rank, subgroup)
+    if data is None:
+        return []
+    return [Heading("Image explorer"), Explorer(f"explorer-{name}", data)]
 
 
 def selection_blocks(context: Context, ds, rule, dataset, name) -> list:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .model import Figure, Heading, Report, Table, Text
+from .model import Explorer, Figure, Heading, Report, Table, Text
 
 MARKS = {"best": "**{}**", "second": "<u>{}</u>"}
 
@@ -45,6 +45,15 @@ def block(b) -> str:
         return table(b)
     if isinstance(b, Figure):
         return f"![{b.alt}]({b.paths[0].name})"
+    if isinstance(b, Explorer):
+        images, runs = len(b.data["images"]["ids"]), len(b.data["runs"])
+        pictures = sum(t is not None for t in b.data["images"]["thumbs"])
+        return (
+            f"In [index.html](index.html) (open it in a browser): the {images} test images ranked by any of "
+            f"{runs} runs' scores, false positives and negatives at each run's threshold, two runs side by "
+            f"side; {pictures} with a thumbnail, {sum(any(m is not None for m in r['maps']) for r in b.data['runs'])} "
+            "runs with stored maps."
+        )
     raise TypeError(f"no markdown for {type(b).__name__}")
 
 

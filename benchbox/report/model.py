@@ -1,7 +1,8 @@
 """What a report is, apart from how it is written: sections holding headings, text, tables
 (data frames of display strings, with the cell marks and captions a renderer needs) and figures
 (files with alt text). :mod:`benchbox.report.compute` builds it once; the renderers
-(:mod:`benchbox.report.markdown`, :mod:`benchbox.report.latex`) write it."""
+(:mod:`benchbox.report.markdown`, :mod:`benchbox.report.latex`, :mod:`benchbox.report.html`)
+write it."""
 
 from __future__ import annotations
 
@@ -62,6 +63,15 @@ class Figure:
 
 
 @dataclass
+class Explorer:
+    """A section's image explorer (:mod:`benchbox.report.explorer`): ``data`` its images and
+    runs, ``file`` the stem of the script that holds them beside ``index.html``."""
+
+    file: str
+    data: dict
+
+
+@dataclass
 class Section:
     """One dataset under one checkpoint rule (``title`` its level-2 heading)."""
 
@@ -86,3 +96,6 @@ class Report:
 
     def figures(self) -> list[Figure]:
         return [f for s in self.sections for f in s.figures()]
+
+    def explorers(self) -> list[Explorer]:
+        return [b for s in self.sections for b in s.blocks if isinstance(b, Explorer)]

@@ -104,7 +104,7 @@ def explorer_data(records: list[dict], read_artifacts, catalogue, rank: dict[str
     finer = [subgroup(i) if subgroup else None for i in ids]
     images["groups"] = [c if f is None else f"{c}, {f}" for c, f in zip(images["classes"], finer)]
     images["thumbs"] = [jpeg(thumbnails[i][0]) if i in thumbnails else None for i in ids]
-    cyan = [0, 0, 0, 0, 255, 255] + [0] * (3 * 254)
+    cyan = [0, 0, 0, 0, 255, 255]  # two colours: a full palette would be 768 bytes a contour
     images["contours"] = [
         png(contour(thumbnails[i][1]), cyan, transparent=0)
         if i in thumbnails and thumbnails[i][1] is not None and thumbnails[i][1].any()

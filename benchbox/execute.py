@@ -28,7 +28,7 @@ from .plan import Cell
 from .plugins import Plugins, source_digest
 from .selection import Selection
 from .store import SCHEMA, ResultStore
-from .thumbnails import image_thumbnails, map_thumbnails
+from .thumbnails import map_thumbnails, write_thumbnails
 from .training import device_description
 
 
@@ -204,7 +204,7 @@ def execute_cell(
                 "scores": val_scores.tolist(),
             }
         record["_artifacts"] = method.artifacts(test)
-        record["_thumbnails"] = image_thumbnails(test)
+        record["_test"] = test  # its thumbnails are made once per test set, beside the results
         start = time.perf_counter()
         maps = checked_maps(method, test)  # every test set: the report's explorer shows them
         if maps is not None:
@@ -308,9 +308,9 @@ def run_cell_locked(
             + (f"\n{record['traceback']}" if record.get("traceback") else "")
         )
         artifacts = record.pop("_artifacts", None)
-        thumbnails = record.pop("_thumbnails", None)
-        if thumbnails is not None:
-            store.write_thumbnails(path, record["test_set"]["hash"], thumbnails)
+        test = record.pop("_test", None)
+        if test is not None:
+            write_thumbnails(path, test)
         if artifacts:  # before the result: a result file implies its artifacts are complete
             store.write_artifacts(path, artifacts)
         store.write(path, record)

@@ -55,6 +55,19 @@ def write_arrays(target: Path, arrays: dict) -> None:
             tmp.unlink()
 
 
+def read_arrays(target: Path) -> dict | None:
+    """The arrays of an ``.npz``; None where it is absent or unreadable."""
+    import numpy as np
+
+    if not target.exists():
+        return None
+    try:
+        with np.load(target) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError):
+        return None
+
+
 class ResultStore:
     def __init__(self, root):
         self.root = Path(root)
@@ -142,25 +155,8 @@ class ResultStore:
         """Reconstructions, latent features and maps for reports, written atomically."""
         write_arrays(self.artifacts_path(result), arrays)
 
-    def write_thumbnails(self, result: Path, test_hash: str, arrays: dict) -> None:
-        """The explorer's copy of a result's test set, once per test set (see benchbox.thumbnails)."""
-        from .thumbnails import thumbnails_path
-
-        target = thumbnails_path(result, test_hash)
-        if not target.exists():
-            write_arrays(target, arrays)
-
     def read_artifacts(self, result: Path) -> dict | None:
-        import numpy as np
-
-        target = self.artifacts_path(Path(result))
-        if not target.exists():
-            return None
-        try:
-            with np.load(target) as data:
-                return {k: data[k] for k in data.files}
-        except (OSError, ValueError):
-            return None
+        return read_arrays(self.artifacts_path(Path(result)))
 
     # -- per-cell state beside the results -------------------------------------------------
     def checkpoint_path(self, result: Path) -> Path:

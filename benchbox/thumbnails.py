@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .contracts import ImageSet
+from .store import write_arrays
 
 IMAGE_SIDE = 96  # the thumbnails' side at most (the cpu preset's 64-pixel images stay 64)
 MAP_SIDE = 32  # the stored maps' side: 1 kB an image before compression
@@ -55,3 +56,10 @@ def map_thumbnails(maps: np.ndarray) -> dict[str, np.ndarray]:
 def thumbnails_path(result: Path, test_hash: str) -> Path:
     """Where the thumbnails of a result's test set are kept: beside the dataset's results."""
     return Path(result).parent / "thumbnails" / f"{test_hash[:16]}.npz"
+
+
+def write_thumbnails(result: Path, test: ImageSet) -> None:
+    """The thumbnails of ``result``'s test set, made and written only where that test set has none."""
+    target = thumbnails_path(result, test.file_list_hash())
+    if not target.exists():
+        write_arrays(target, image_thumbnails(test))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..store import read_arrays
 from ..tables import first_seed_only, ordered
 
 THRESHOLD = "test_best_f1"  # the report's thresholded metrics use it (its describe() says so)
@@ -66,10 +67,8 @@ def read_thumbnails(records: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarr
     folders = sorted({Path(r["_path"]).parent / "thumbnails" for r in records if r.get("_path")})
     for folder in folders:
         for path in sorted(folder.glob("*.npz")):
-            try:
-                with np.load(path) as data:
-                    arrays = {k: data[k] for k in data.files}
-            except (OSError, ValueError):
+            arrays = read_arrays(path)
+            if arrays is None:
                 continue  # unreadable: those images are shown without a picture
             masks = arrays.get("masks")
             known = arrays.get("mask_known")
@@ -90,7 +89,8 @@ def explorer_data(records: list[dict], read_artifacts, catalogue, rank: dict[str
     ok = first_seed_only([r for r in records if r["status"] == "ok" and r.get("scores")], catalogue.seed_independent)
     if not ok:
         return None
-    ok = sorted(ok, key=lambda r: (ordered({r["label"] for r in ok}, rank).index(r["label"]), r["seed"]))
+    rows = ordered({r["label"] for r in ok}, rank)
+    ok = sorted(ok, key=lambda r: (rows.index(r["label"]), r["seed"]))
     ids, where = [], {}
     classes, labels = {}, {}
     for r in ok:
